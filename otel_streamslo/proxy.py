@@ -1,0 +1,219 @@
+"""Transparent wrapt proxies around SDK stream objects.
+
+The proxies hand the application exactly the chunks, exceptions, return values and
+context-manager behaviour of the wrapped stream; on the side they feed a
+:class:`~otel_streamslo.recorder.StreamRecord`. Their own errors are swallowed. The span is
+never attached as current context across the consumer's iteration.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from types import TracebackType
+from typing import Any, Optional, Protocol
+
+import wrapt
+
+from otel_streamslo.lifecycle import Event
+from otel_streamslo.recorder import StreamRecord
+
+logger = logging.getLogger(__name__)
+
+
+class Adapter(Protocol):
+    """What an SDK module supplies for one stream: how to read its chunks and errors."""
+
+    end_event: Event
+
+    def on_chunk(self, rec: StreamRecord, chunk: Any) -> None:
+        """Feed one chunk's content, finish reason, usage and metadata into ``rec``."""
+
+    def classify(self, exc: BaseException) -> Event:
+        """Map an exception raised while waiting for the next chunk to a lifecycle event."""
+
+
+def _on_error(rec: StreamRecord, adapter: Adapter, exc: BaseException) -> None:
+    try:
+        rec.fail(adapter.classify(exc), exc)
+    except Exception:
+        logger.debug("otel_streamslo: classifying %r failed", exc, exc_info=True)
+        rec.fail(Event.TRANSPORT_ERROR, exc)
+
+
+def _on_chunk(rec: StreamRecord, adapter: Adapter, chunk: Any) -> None:
+    try:
+        rec.chunk()
+        adapter.on_chunk(rec, chunk)
+    except Exception:
+        logger.debug("otel_streamslo: reading chunk failed", exc_info=True)
+
+
+class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Proxy for a synchronous stream (``openai.Stream``, ``anthropic.Stream``)."""
+
+    def __init__(self, wrapped: Any, rec: StreamRecord, adapter: Adapter) -> None:
+        super().__init__(wrapped)
+        self._self_rec = rec
+        self._self_adapter = adapter
+        rec.watch(self)
+
+    def __iter__(self) -> SyncStreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        rec = self._self_rec
+        try:
+            chunk = self.__wrapped__.__next__()
+        except StopIteration:
+            rec.end(self._self_adapter.end_event)
+            raise
+        except BaseException as exc:
+            _on_error(rec, self._self_adapter, exc)
+            raise
+        _on_chunk(rec, self._self_adapter, chunk)
+        return chunk
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_rec.end(Event.CANCEL)
+
+    def __enter__(self) -> SyncStreamProxy:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            self._self_rec.exit_block(exc)
+
+    def _streamslo_closed(self) -> None:
+        """Called by patched stream helpers that close the HTTP response directly."""
+        self._self_rec.end(Event.CANCEL)
+
+
+class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Proxy for an asynchronous stream (``openai.AsyncStream``, ``anthropic.AsyncStream``)."""
+
+    def __init__(self, wrapped: Any, rec: StreamRecord, adapter: Adapter) -> None:
+        super().__init__(wrapped)
+        self._self_rec = rec
+        self._self_adapter = adapter
+        rec.watch(self)
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        rec = self._self_rec
+        try:
+            chunk = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            rec.end(self._self_adapter.end_event)
+            raise
+        except BaseException as exc:
+            _on_error(rec, self._self_adapter, exc)
+            raise
+        _on_chunk(rec, self._self_adapter, chunk)
+        return chunk
+
+    async def close(self) -> Any:
+        try:
+            return await self.__wrapped__.close()
+        finally:
+            self._self_rec.end(Event.CANCEL)
+
+    async def aclose(self) -> Any:
+        try:
+            return await self.__wrapped__.aclose()
+        finally:
+            self._self_rec.end(Event.CANCEL)
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            self._self_rec.exit_block(exc)
+
+    def _streamslo_closed(self) -> None:
+        """Called by patched stream helpers that close the HTTP response directly."""
+        self._self_rec.end(Event.CANCEL)
+
+
+def notify_closed(raw_stream: Any) -> None:
+    """Tell a proxied stream that a helper closed its HTTP response behind its back."""
+    try:
+        if isinstance(raw_stream, (SyncStreamProxy, AsyncStreamProxy)):
+            raw_stream._streamslo_closed()
+    except Exception:
+        logger.debug("otel_streamslo: notify_closed failed", exc_info=True)
+
+
+class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Proxy for a raw response (``with_raw_response`` / ``with_streaming_response``) of a stream.
+
+    ``parse()`` returns the proxied stream (the same proxy on every call, as the SDK caches).
+    Closing the raw response before the stream ended counts as ``client_cancelled``.
+    """
+
+    def __init__(self, wrapped: Any, rec: StreamRecord, adapter: Adapter, stream_types: tuple[type, ...]):
+        super().__init__(wrapped)
+        self._self_rec = rec
+        self._self_adapter = adapter
+        self._self_types = stream_types
+        self._self_parsed: dict[int, Any] = {}
+        rec.watch(self)
+
+    def _wrap_parsed(self, result: Any) -> Any:
+        try:
+            if not isinstance(result, self._self_types):
+                return result
+            cached = self._self_parsed.get(id(result))
+            if cached is not None and cached.__wrapped__ is result:
+                return cached
+            cls = AsyncStreamProxy if hasattr(result, "__anext__") else SyncStreamProxy
+            proxy = cls(result, self._self_rec, self._self_adapter)
+            self._self_parsed[id(result)] = proxy
+            return proxy
+        except Exception:
+            logger.debug("otel_streamslo: wrapping parsed stream failed", exc_info=True)
+            return result
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        result = self.__wrapped__.parse(*args, **kwargs)
+        if inspect.isawaitable(result):
+            return self._await_parse(result)
+        return self._wrap_parsed(result)
+
+    async def _await_parse(self, awaitable: Any) -> Any:
+        return self._wrap_parsed(await awaitable)
+
+    def close(self) -> Any:
+        result = self.__wrapped__.close()
+        if inspect.isawaitable(result):
+            return self._await_close(result)
+        self._self_rec.end(Event.CANCEL)
+        return result
+
+    async def _await_close(self, awaitable: Any) -> Any:
+        try:
+            return await awaitable
+        finally:
+            self._self_rec.end(Event.CANCEL)
