@@ -1,0 +1,50 @@
+"""The ``otel-streamslo`` command: ``demo``, ``chaos-provider`` and ``rules`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Any, Optional
+
+# subcommand -> (module with add_arguments(parser) and run(args) -> int, help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("otel_streamslo.demo", "run streamed calls against the embedded chaos provider and report SLIs"),
+    "chaos-provider": ("otel_streamslo.chaos.cli", "serve OpenAI/Anthropic-compatible SSE with scripted faults"),
+    "rules": ("otel_streamslo.rules.cli", "render Prometheus SLO recording and alert rules from a spec"),
+}
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
+    """The top-level parser and the module behind each subcommand."""
+    parser = argparse.ArgumentParser(prog="otel-streamslo", description=__doc__)
+    from otel_streamslo.version import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    modules: dict[str, Any] = {}
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            sp.set_defaults(_missing=f"{name} needs an optional dependency: {exc} (pip install 'otel-streamslo[demo]')")
+            continue
+        module.add_arguments(sp)
+        modules[name] = module
+    return parser, modules
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Entry point of the console script."""
+    parser, modules = build_parser()
+    args = parser.parse_args(argv)
+    missing = getattr(args, "_missing", None)
+    if missing:
+        print(f"otel-streamslo: {missing}", file=sys.stderr)
+        return 2
+    return int(modules[args.command].run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,280 @@
+"""``otel-streamslo demo``: streamed calls through the real SDK against the embedded chaos provider.
+
+Starts the chaos provider on a free loopback port, drives a few hundred streamed calls
+through the instrumented openai (or anthropic) SDK with a realistic, seeded fault mix, and
+prints naive HTTP availability next to stream-aware availability, TTFT/TTC percentiles and
+counts by termination reason. With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set it also exports spans
+and metrics over OTLP. Under ``opentelemetry-instrument`` it reuses the providers set up there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_streamslo.report import render, summarise
+
+# A realistic day at a busy provider, exaggerated so a few hundred calls show every failure mode.
+DEFAULT_MIX: dict[str, float] = {
+    "none": 76.0,
+    "slow_ttft": 4.0,
+    "error_frame": 4.0,
+    "reset": 4.0,
+    "eof": 2.0,
+    "stall": 2.0,
+    "length": 2.0,
+    "content_filter": 1.0,
+    "tool_calls": 1.0,
+    "http_429": 2.0,
+    "http_503": 1.0,
+    "http_500": 1.0,
+}
+CANCEL_SHARE = 0.03  # consumers that stop reading early and close the stream
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one demo call does: the provider's fault and whether the consumer quits early."""
+
+    fault: str
+    cancel_after: Optional[int]
+
+
+def make_plans(n: int, seed: int, mix: dict[str, float], tokens: int) -> list[Plan]:
+    """A reproducible schedule of ``n`` calls."""
+    rng = random.Random(seed)
+    names = list(mix)
+    weights = [mix[k] for k in names]
+    plans = []
+    for _ in range(n):
+        name = rng.choices(names, weights=weights, k=1)[0]
+        if name in ("error_frame", "reset", "eof", "stall"):
+            name = f"{name}@{rng.randint(1, max(1, tokens - 1))}"
+        quit_early = name == "none" and rng.random() < CANCEL_SHARE
+        plans.append(Plan(name, rng.randint(1, max(1, tokens // 2)) if quit_early else None))
+    return plans
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``otel-streamslo demo``."""
+    parser.add_argument("--provider", choices=("openai", "anthropic"), default="openai")
+    parser.add_argument("--calls", type=int, default=300, help="number of streamed calls (default 300)")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--tokens", type=int, default=48, help="content tokens per healthy stream")
+    parser.add_argument("--chunk-delay", type=float, default=0.004, help="seconds between tokens")
+    parser.add_argument("--stall-seconds", type=float, default=3.0)
+    parser.add_argument("--read-timeout", type=float, default=1.0, help="client read timeout (stall detection)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+@dataclass
+class Telemetry:
+    """Providers the demo reports from (and exports through, when configured)."""
+
+    tracer_provider: Any
+    meter_provider: Any
+    spans: InMemorySpanExporter
+    owned: bool
+
+
+def _otlp_exporters() -> tuple[Any, Any]:
+    protocol = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    if protocol.startswith("http"):
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (  # type: ignore[assignment]
+            OTLPMetricExporter,
+        )
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[assignment]
+            OTLPSpanExporter,
+        )
+    return OTLPSpanExporter(), OTLPMetricExporter()
+
+
+def setup_telemetry() -> Telemetry:
+    """Reuse SDK providers already installed (opentelemetry-instrument), else create our own."""
+    spans = InMemorySpanExporter()
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        current.add_span_processor(SimpleSpanProcessor(spans))
+        return Telemetry(current, metrics.get_meter_provider(), spans, owned=False)
+    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "otel-streamslo-demo")})
+    tp = TracerProvider(resource=resource)
+    tp.add_span_processor(SimpleSpanProcessor(spans))
+    readers: list[MetricReader] = []
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        span_exporter, metric_exporter = _otlp_exporters()
+        tp.add_span_processor(BatchSpanProcessor(span_exporter))
+        readers.append(PeriodicExportingMetricReader(metric_exporter, export_interval_millis=5000))
+    mp = MeterProvider(resource=resource, metric_readers=readers)
+    return Telemetry(tp, mp, spans, owned=True)
+
+
+def _instrument(tel: Telemetry, provider: str) -> None:
+    if provider == "openai":
+        from otel_streamslo.openai import OpenAIStreamInstrumentor as Inst
+    else:
+        from otel_streamslo.anthropic import AnthropicStreamInstrumentor as Inst  # type: ignore[assignment]
+    inst = Inst()
+    if not inst.is_instrumented_by_opentelemetry:
+        inst.instrument(tracer_provider=tel.tracer_provider, meter_provider=tel.meter_provider)
+
+
+def _headers(plan: Plan, args: argparse.Namespace) -> dict[str, str]:
+    return {
+        "x-chaos-fault": plan.fault,
+        "x-chaos-tokens": str(args.tokens),
+        "x-chaos-chunk-delay": str(args.chunk_delay),
+        "x-chaos-stall-seconds": str(args.stall_seconds),
+        "x-chaos-ttft-seconds": "2.5",
+    }
+
+
+async def _openai_call(client: Any, plan: Plan, args: argparse.Namespace, i: int) -> None:
+    import openai
+
+    try:
+        stream = await client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": f"demo request {i}"}],
+            stream=True,
+            stream_options={"include_usage": True},
+            extra_headers=_headers(plan, args),
+        )
+        n = 0
+        async for _ in stream:
+            n += 1
+            if plan.cancel_after is not None and n >= plan.cancel_after:
+                await stream.close()
+                break
+    except openai.OpenAIError:
+        pass  # the app would retry or show an error; the span already says what happened
+
+
+async def _anthropic_call(client: Any, plan: Plan, args: argparse.Namespace, i: int) -> None:
+    import anthropic
+
+    try:
+        stream = await client.messages.create(
+            model="claude-sonnet-4-5",
+            max_tokens=1024,
+            messages=[{"role": "user", "content": f"demo request {i}"}],
+            stream=True,
+            extra_headers=_headers(plan, args),
+        )
+        n = 0
+        async for _ in stream:
+            n += 1
+            if plan.cancel_after is not None and n >= plan.cancel_after:
+                await stream.close()
+                break
+    except anthropic.AnthropicError:
+        pass
+
+
+async def drive(args: argparse.Namespace, base_url: str, plans: Sequence[Plan]) -> None:
+    """Run every planned call with bounded concurrency."""
+    if args.provider == "openai":
+        import openai
+
+        client: Any = openai.AsyncOpenAI(
+            base_url=base_url,
+            api_key="chaos",
+            max_retries=0,
+            timeout=openai.Timeout(30.0, read=args.read_timeout),
+        )
+        call = _openai_call
+    else:
+        import anthropic
+
+        client = anthropic.AsyncAnthropic(
+            base_url=base_url,
+            api_key="chaos",
+            max_retries=0,
+            timeout=anthropic.Timeout(30.0, read=args.read_timeout),
+        )
+        call = _anthropic_call
+    sem = asyncio.Semaphore(max(1, args.concurrency))
+
+    async def one(i: int, plan: Plan) -> None:
+        async with sem:
+            await call(client, plan, args, i)
+
+    try:
+        await asyncio.gather(*(one(i, p) for i, p in enumerate(plans)))
+    finally:
+        await client.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo and print the report."""
+    from otel_streamslo.chaos import ChaosServer
+
+    tel = setup_telemetry()
+    _instrument(tel, args.provider)
+    plans = make_plans(args.calls, args.seed, DEFAULT_MIX, args.tokens)
+    started = time.monotonic()
+    with ChaosServer() as server:
+        base = server.openai_base_url if args.provider == "openai" else server.anthropic_base_url
+        asyncio.run(drive(args, base, plans))
+        served = Counter(str(entry.get("fault", "?")).split("@")[0] for entry in server.log)
+    elapsed = time.monotonic() - started
+    for provider in (tel.tracer_provider, tel.meter_provider):
+        flush = getattr(provider, "force_flush", None)
+        if flush is not None:
+            flush()
+    spans = [s for s in tel.spans.get_finished_spans() if s.instrumentation_scope.name == "otel_streamslo"]
+    rep = summarise(dict(s.attributes or {}) for s in spans)
+    if args.json:
+        import json
+
+        print(json.dumps(_as_json(rep, served, elapsed), indent=2, sort_keys=True))
+    else:
+        print(render(rep, f"otel-streamslo demo ({args.provider} SDK, {len(plans)} streamed calls)"))
+        print("")
+        print("faults the chaos provider injected: " + ", ".join(f"{k} {v}" for k, v in sorted(served.items())))
+        print(f"wall time: {elapsed:.1f} s")
+        if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+            print(f"spans and metrics exported over OTLP to {os.environ['OTEL_EXPORTER_OTLP_ENDPOINT']}")
+    if tel.owned:
+        tel.tracer_provider.shutdown()
+        tel.meter_provider.shutdown()
+    return 0 if rep.streams == len(plans) else 1
+
+
+def _as_json(rep: Any, served: Counter[str], elapsed: float) -> dict[str, Any]:
+    from otel_streamslo.report import percentile
+
+    return {
+        "streams": rep.streams,
+        "http_availability": rep.http_availability,
+        "stream_availability": rep.stream_availability,
+        "outcomes": dict(rep.outcomes),
+        "reasons": dict(rep.reasons),
+        "ttft_p50": percentile(rep.ttft, 50),
+        "ttft_p95": percentile(rep.ttft, 95),
+        "ttft_p99": percentile(rep.ttft, 99),
+        "ttc_p50": percentile(rep.ttc, 50),
+        "ttc_p95": percentile(rep.ttc, 95),
+        "ttc_p99": percentile(rep.ttc, 99),
+        "tokens_delivered": rep.tokens_delivered,
+        "faults_injected": dict(served),
+        "wall_seconds": elapsed,
+    }

@@ -1,0 +1,100 @@
+"""Shared fixtures: in-memory OpenTelemetry pipeline, instrumentors, the chaos provider."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_streamslo.lifecycle import Event
+from otel_streamslo.recorder import open_records
+
+
+class Telemetry:
+    """In-memory span exporter + metric reader, with helpers to read them."""
+
+    def __init__(self) -> None:
+        self.exporter = InMemorySpanExporter()
+        self.tracer_provider = TracerProvider()
+        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        self.reader = InMemoryMetricReader()
+        self.meter_provider = MeterProvider(metric_readers=[self.reader])
+
+    def spans(self) -> list[ReadableSpan]:
+        return [s for s in self.exporter.get_finished_spans() if s.instrumentation_scope.name == "otel_streamslo"]
+
+    def only_span(self) -> ReadableSpan:
+        gc.collect()
+        spans = self.spans()
+        assert len(spans) == 1, [s.name for s in spans]
+        return spans[0]
+
+    def points(self, name: str) -> list[Any]:
+        data = self.reader.get_metrics_data()
+        out: list[Any] = []
+        if data is None:
+            return out
+        for rm in data.resource_metrics:
+            for sm in rm.scope_metrics:
+                for metric in sm.metrics:
+                    if metric.name == name:
+                        out.extend(metric.data.data_points)
+        return out
+
+    def stream_counts(self) -> dict[tuple[str, str], int]:
+        """streamslo.streams counter as {(reason, outcome): count}."""
+        counts: dict[tuple[str, str], int] = {}
+        for p in self.points("streamslo.streams"):
+            key = (p.attributes["streamslo.termination.reason"], p.attributes["streamslo.sli.outcome"])
+            counts[key] = counts.get(key, 0) + int(p.value)
+        return counts
+
+    def active(self) -> int:
+        return sum(int(p.value) for p in self.points("streamslo.streams.active"))
+
+
+@pytest.fixture
+def telemetry() -> Iterator[Telemetry]:
+    tel = Telemetry()
+    yield tel
+    tel.tracer_provider.shutdown()
+    tel.meter_provider.shutdown()
+
+
+@pytest.fixture
+def instrument_openai(telemetry: Telemetry) -> Iterator[Telemetry]:
+    from otel_streamslo.openai import OpenAIStreamInstrumentor
+
+    inst = OpenAIStreamInstrumentor()
+    inst.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+    try:
+        yield telemetry
+    finally:
+        inst.uninstrument()
+        gc.collect()
+
+
+@pytest.fixture(scope="session")
+def chaos() -> Iterator[Any]:
+    from otel_streamslo.chaos import ChaosServer
+
+    with ChaosServer() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_records() -> Iterator[None]:
+    """Every test must leave no stream record open (every span ended)."""
+    yield
+    gc.collect()
+    leaked = open_records()
+    for rec in leaked:
+        rec.end(Event.ABANDON)
+    assert not leaked, f"{len(leaked)} stream records were never ended"
