@@ -10,7 +10,10 @@ from typing import Any, Optional
 # subcommand -> (module with add_arguments(parser) and run(args) -> int, help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("otel_streamslo.demo", "run streamed calls against the embedded chaos provider and report SLIs"),
-    "chaos-provider": ("otel_streamslo.chaos.cli", "serve OpenAI/Anthropic-compatible SSE with scripted faults"),
+    "chaos-provider": (
+        "otel_streamslo.chaos.cli",
+        "serve OpenAI/Anthropic-compatible SSE with scripted faults",
+    ),
     "rules": ("otel_streamslo.rules.cli", "render Prometheus SLO recording and alert rules from a spec"),
 }
 
@@ -28,7 +31,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            sp.set_defaults(_missing=f"{name} needs an optional dependency: {exc} (pip install 'otel-streamslo[demo]')")
+            sp.set_defaults(
+                _missing=f"{name} needs an optional dependency: {exc} (pip install 'otel-streamslo[demo]')"
+            )
             continue
         module.add_arguments(sp)
         modules[name] = module

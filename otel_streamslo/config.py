@@ -84,9 +84,7 @@ def _pick(*values: Any) -> Any:
     return None
 
 
-def load_settings(
-    kwargs: Mapping[str, Any], env: Optional[Mapping[str, str]] = None
-) -> Settings:
+def load_settings(kwargs: Mapping[str, Any], env: Optional[Mapping[str, str]] = None) -> Settings:
     """Build Settings from ``instrument(**kwargs)`` and the environment."""
     env = os.environ if env is None else env
     d = Settings()

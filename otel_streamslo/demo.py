@@ -77,8 +77,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--tokens", type=int, default=48, help="content tokens per healthy stream")
     parser.add_argument("--chunk-delay", type=float, default=0.004, help="seconds between tokens")
-    parser.add_argument("--stall-seconds", type=float, default=3.0)
-    parser.add_argument("--read-timeout", type=float, default=1.0, help="client read timeout (stall detection)")
+    parser.add_argument("--stall-seconds", type=float, default=6.0)
+    parser.add_argument(
+        "--read-timeout", type=float, default=4.0, help="client read timeout (stall detection)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
@@ -240,7 +242,11 @@ def run(args: argparse.Namespace) -> int:
         flush = getattr(provider, "force_flush", None)
         if flush is not None:
             flush()
-    spans = [s for s in tel.spans.get_finished_spans() if s.instrumentation_scope.name == "otel_streamslo"]
+    spans = [
+        s
+        for s in tel.spans.get_finished_spans()
+        if s.instrumentation_scope is not None and s.instrumentation_scope.name == "otel_streamslo"
+    ]
     rep = summarise(dict(s.attributes or {}) for s in spans)
     if args.json:
         import json
@@ -249,7 +255,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(render(rep, f"otel-streamslo demo ({args.provider} SDK, {len(plans)} streamed calls)"))
         print("")
-        print("faults the chaos provider injected: " + ", ".join(f"{k} {v}" for k, v in sorted(served.items())))
+        print(
+            "faults the chaos provider injected: " + ", ".join(f"{k} {v}" for k, v in sorted(served.items()))
+        )
         print(f"wall time: {elapsed:.1f} s")
         if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
             print(f"spans and metrics exported over OTLP to {os.environ['OTEL_EXPORTER_OTLP_ENDPOINT']}")

@@ -109,9 +109,7 @@ class StreamInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _instrument(self, **kwargs: Any) -> None:
         settings = load_settings(kwargs)
-        self.telemetry = make_telemetry(
-            settings, kwargs.get("tracer_provider"), kwargs.get("meter_provider")
-        )
+        self.telemetry = make_telemetry(settings, kwargs.get("tracer_provider"), kwargs.get("meter_provider"))
         register_exit_hook()
         self._patch(self.telemetry)
 

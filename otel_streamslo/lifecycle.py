@@ -93,6 +93,7 @@ _ABORTS: Mapping[Event, TerminationReason] = {
 # A transition target is the next live state or a terminal reason. For FINISHING, END_MARKER
 # ends with the finish reason recorded earlier (None in the table means "that one").
 
+
 def _build_table() -> dict[tuple[State, Event], State | TerminationReason | None]:
     t: dict[tuple[State, Event], State | TerminationReason | None] = {
         (State.REQUESTING, Event.RESPONSE_OPENED): State.OPEN,
@@ -217,9 +218,9 @@ class OutcomePolicy:
             return Outcome.GOOD
         if reason in self.excluded:
             return Outcome.EXCLUDED
-        if reason is R.REQUEST_FAILED and http_status is not None:
-            if 400 <= http_status < 500 and http_status != 429:
-                return Outcome.EXCLUDED
+        client_error = http_status is not None and 400 <= http_status < 500 and http_status != 429
+        if reason is R.REQUEST_FAILED and client_error:
+            return Outcome.EXCLUDED
         return Outcome.BAD
 
 

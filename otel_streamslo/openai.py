@@ -2,7 +2,8 @@
 
 Patched: ``chat.completions.create`` and ``responses.create`` (so the ``.stream()`` helpers
 and ``with_raw_response`` / ``with_streaming_response``, which call them, are covered), and
-the helpers' ``close()`` (they close the HTTP response directly, bypassing the raw stream).
+the helpers' ``close()`` (they close the HTTP response directly, bypassing the raw stream) and
+their managers' ``__exit__`` (so an exception raised in the ``with`` block is ``consumer_error``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Callable, Optional
 from otel_streamslo import semconv as sc
 from otel_streamslo.instrumentation import StreamInstrumentor, Wrapper
 from otel_streamslo.openai_adapters import ChatAdapter, ResponsesAdapter, openai_status_of
-from otel_streamslo.proxy import Adapter, notify_closed
+from otel_streamslo.proxy import Adapter, notify_closed, notify_exit
 from otel_streamslo.telemetry import Telemetry
 from otel_streamslo.wrappers import CallSpec, async_create_wrapper, sync_create_wrapper
 
@@ -63,7 +64,9 @@ def _spec(adapter: Callable[[], Adapter], messages_key: str) -> CallSpec:
     )
 
 
-def _sync_close(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _sync_close(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     try:
         return wrapped(*args, **kwargs)
     finally:
@@ -77,6 +80,31 @@ async def _async_close(
         return await wrapped(*args, **kwargs)
     finally:
         notify_closed(getattr(instance, "_raw_stream", None))
+
+
+def _managed_raw_stream(manager: Any) -> Any:
+    """The proxied raw stream behind a helper manager (its name-mangled ``__stream``)."""
+    for cls in type(manager).__mro__:
+        stream = getattr(manager, f"_{cls.__name__}__stream", None)
+        if stream is not None:
+            return getattr(stream, "_raw_stream", None)
+    return None
+
+
+def _sync_exit(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    exc = args[1] if len(args) > 1 else kwargs.get("exc")
+    notify_exit(_managed_raw_stream(instance), exc)
+    return wrapped(*args, **kwargs)
+
+
+async def _async_exit(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    exc = args[1] if len(args) > 1 else kwargs.get("exc")
+    notify_exit(_managed_raw_stream(instance), exc)
+    return await wrapped(*args, **kwargs)
 
 
 class OpenAIStreamInstrumentor(StreamInstrumentor):
@@ -96,6 +124,10 @@ class OpenAIStreamInstrumentor(StreamInstrumentor):
             (_CHAT_HELPERS, "AsyncChatCompletionStream.close", _async_close),
             (_RESPONSES_HELPERS, "ResponseStream.close", _sync_close),
             (_RESPONSES_HELPERS, "AsyncResponseStream.close", _async_close),
+            (_CHAT_HELPERS, "ChatCompletionStreamManager.__exit__", _sync_exit),
+            (_CHAT_HELPERS, "AsyncChatCompletionStreamManager.__aexit__", _async_exit),
+            (_RESPONSES_HELPERS, "ResponseStreamManager.__exit__", _sync_exit),
+            (_RESPONSES_HELPERS, "AsyncResponseStreamManager.__aexit__", _async_exit),
         ]
         for module, qualname, wrapper in targets:
             self._patches.wrap(module, qualname, wrapper)

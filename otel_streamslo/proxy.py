@@ -49,7 +49,7 @@ def _on_chunk(rec: StreamRecord, adapter: Adapter, chunk: Any) -> None:
         logger.debug("otel_streamslo: reading chunk failed", exc_info=True)
 
 
-class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     """Proxy for a synchronous stream (``openai.Stream``, ``anthropic.Stream``)."""
 
     def __init__(self, wrapped: Any, rec: StreamRecord, adapter: Adapter) -> None:
@@ -99,8 +99,16 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         """Called by patched stream helpers that close the HTTP response directly."""
         self._self_rec.end(Event.CANCEL)
 
+    def _streamslo_exit(self, exc: Optional[BaseException]) -> None:
+        """Called by patched stream-helper managers when the consumer leaves their ``with`` block."""
+        self._self_rec.exit_block(exc)
 
-class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    def _streamslo_failed(self, exc: BaseException) -> None:
+        """Called by patched stream helpers that failed on a chunk this proxy already handed out."""
+        _on_error(self._self_rec, self._self_adapter, exc)
+
+
+class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     """Proxy for an asynchronous stream (``openai.AsyncStream``, ``anthropic.AsyncStream``)."""
 
     def __init__(self, wrapped: Any, rec: StreamRecord, adapter: Adapter) -> None:
@@ -156,6 +164,14 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         """Called by patched stream helpers that close the HTTP response directly."""
         self._self_rec.end(Event.CANCEL)
 
+    def _streamslo_exit(self, exc: Optional[BaseException]) -> None:
+        """Called by patched stream-helper managers when the consumer leaves their ``with`` block."""
+        self._self_rec.exit_block(exc)
+
+    def _streamslo_failed(self, exc: BaseException) -> None:
+        """Called by patched stream helpers that failed on a chunk this proxy already handed out."""
+        _on_error(self._self_rec, self._self_adapter, exc)
+
 
 def notify_closed(raw_stream: Any) -> None:
     """Tell a proxied stream that a helper closed its HTTP response behind its back."""
@@ -166,7 +182,33 @@ def notify_closed(raw_stream: Any) -> None:
         logger.debug("otel_streamslo: notify_closed failed", exc_info=True)
 
 
-class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+def notify_exit(raw_stream: Any, exc: Optional[BaseException]) -> None:
+    """Tell a proxied stream that the consumer left a helper's ``with`` block (``exc`` if it raised).
+
+    Stream-helper managers close the raw stream in their ``__exit__`` without passing the exception
+    on; calling this first keeps ``consumer_error`` apart from ``client_cancelled``.
+    """
+    try:
+        if isinstance(raw_stream, (SyncStreamProxy, AsyncStreamProxy)):
+            raw_stream._streamslo_exit(exc)
+    except Exception:
+        logger.debug("otel_streamslo: notify_exit failed", exc_info=True)
+
+
+def notify_failed(raw_stream: Any, exc: BaseException) -> None:
+    """Tell a proxied stream that a helper reading it raised ``exc`` on a chunk it already delivered.
+
+    E.g. a stream helper that cannot accumulate a malformed event: the raw stream did not raise,
+    but the stream is over for the application, and not through the application's own code.
+    """
+    try:
+        if isinstance(raw_stream, (SyncStreamProxy, AsyncStreamProxy)):
+            raw_stream._streamslo_failed(exc)
+    except Exception:
+        logger.debug("otel_streamslo: notify_failed failed", exc_info=True)
+
+
+class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     """Proxy for a raw response (``with_raw_response`` / ``with_streaming_response``) of a stream.
 
     ``parse()`` returns the proxied stream (the same proxy on every call, as the SDK caches).

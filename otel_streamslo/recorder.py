@@ -102,7 +102,14 @@ class StreamRecord:
         server_address: Optional[str] = None,
         server_port: Optional[int] = None,
         input_messages: Any = None,
+        span: Optional[trace.Span] = None,
     ) -> None:
+        """Start the record (and its span, unless ``span`` is given).
+
+        ``span`` is an already started span to record into instead of starting one, e.g. the
+        SDK's own call span (see ``otel_streamslo.anthropic_native``); it gets the same start
+        attributes and is ended by :meth:`end` like one the record started.
+        """
         self.tel = tel
         self.provider = provider
         self.request_model = request_model
@@ -139,12 +146,18 @@ class StreamRecord:
         span_attrs[sc.GEN_AI_REQUEST_STREAM] = True
         if self.capture and input_messages is not None:
             span_attrs[sc.GEN_AI_INPUT_MESSAGES] = _bounded_json(input_messages, settings.max_content_chars)
-        self.span = tel.tracer.start_span(
-            f"{operation} {request_model}", kind=SpanKind.CLIENT, attributes=span_attrs
-        )
+        if span is None:
+            self.span = tel.tracer.start_span(
+                f"{operation} {request_model}", kind=SpanKind.CLIENT, attributes=span_attrs
+            )
+        else:
+            self.span = span
+            span.set_attributes(span_attrs)
         with _OPEN_LOCK:
             _OPEN[id(self)] = self
-        tel.instruments.active.add(1, {sc.GEN_AI_PROVIDER_NAME: provider, sc.GEN_AI_REQUEST_MODEL: request_model})
+        tel.instruments.active.add(
+            1, {sc.GEN_AI_PROVIDER_NAME: provider, sc.GEN_AI_REQUEST_MODEL: request_model}
+        )
 
     # --- observation API used by SDK adapters -------------------------------------------------
 
@@ -193,9 +206,9 @@ class StreamRecord:
 
     def finish(self, event: Event, raw_reason: Optional[str]) -> None:
         """A finish reason arrived (``event`` is one of the FINISH_* events)."""
-        if raw_reason and len(self._finish_reasons) < _MAX_FINISH_REASONS:
-            if raw_reason not in self._finish_reasons:
-                self._finish_reasons.append(raw_reason)
+        reasons = self._finish_reasons
+        if raw_reason and len(reasons) < _MAX_FINISH_REASONS and raw_reason not in reasons:
+            reasons.append(raw_reason)
         self._feed(event)
 
     def meta(self, response_id: Optional[str] = None, response_model: Optional[str] = None) -> None:
@@ -364,9 +377,9 @@ class StreamRecord:
         if reason is TerminationReason.REQUEST_FAILED:
             if self.http_status is not None:
                 return str(self.http_status)
-            return type(self.error).__qualname__ if self.error is not None else reason.value
+            return type(self.error).__qualname__ if self.error is not None else str(reason.value)
         if outcome is Outcome.BAD:
-            return reason.value
+            return str(reason.value)
         return None
 
     def _record_metrics(

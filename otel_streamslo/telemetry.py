@@ -57,7 +57,9 @@ def make_instruments(meter: Meter) -> Instruments:
             meter, sc.METRIC_TOKEN_USAGE, "{token}", "Input and output tokens used.", sc.TOKEN_BUCKETS
         ),
         streams=meter.create_counter(
-            sc.METRIC_STREAMS, unit="{stream}", description="Streams ended, by termination reason and outcome."
+            sc.METRIC_STREAMS,
+            unit="{stream}",
+            description="Streams ended, by termination reason and outcome.",
         ),
         active=meter.create_up_down_counter(
             sc.METRIC_STREAMS_ACTIVE, unit="{stream}", description="Streams started and not yet ended."

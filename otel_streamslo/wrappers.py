@@ -36,7 +36,9 @@ class CallSpec:
     always_streams: bool = False
 
 
-def start_record(tel: Telemetry, spec: CallSpec, instance: Any, kwargs: dict[str, Any]) -> Optional[StreamRecord]:
+def start_record(
+    tel: Telemetry, spec: CallSpec, instance: Any, kwargs: dict[str, Any]
+) -> Optional[StreamRecord]:
     """Create the record for one call, or None (and log) if that fails."""
     try:
         host, port = spec.server_of(instance)
@@ -92,7 +94,9 @@ def _wants_stream(spec: CallSpec, kwargs: dict[str, Any]) -> bool:
 def sync_create_wrapper(tel: Telemetry, spec: CallSpec) -> Wrapper:
     """Wrapper for a synchronous ``create(..., stream=True)``."""
 
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         if not _wants_stream(spec, kwargs):
             return wrapped(*args, **kwargs)
         rec = start_record(tel, spec, instance, kwargs)

@@ -28,7 +28,9 @@ class Telemetry:
         self.meter_provider = MeterProvider(metric_readers=[self.reader])
 
     def spans(self) -> list[ReadableSpan]:
-        return [s for s in self.exporter.get_finished_spans() if s.instrumentation_scope.name == "otel_streamslo"]
+        return [
+            s for s in self.exporter.get_finished_spans() if s.instrumentation_scope.name == "otel_streamslo"
+        ]
 
     def only_span(self) -> ReadableSpan:
         gc.collect()

@@ -154,6 +154,14 @@ async def test_async_chat_stream_helper(instrument_openai: Telemetry, chaos: Any
     assert reasons == ["completed", "client_cancelled"]
 
 
+def test_consumer_error_inside_stream_helper(instrument_openai: Telemetry, chaos: Any) -> None:
+    with sync_client(chaos) as client, pytest.raises(KeyError):
+        with client.chat.completions.stream(model="m", messages=MSG, extra_headers=H) as stream:
+            for _ in stream:
+                raise KeyError("app bug")
+    assert reason(instrument_openai) == "consumer_error"
+
+
 def test_responses_stream_helper(instrument_openai: Telemetry, chaos: Any) -> None:
     with sync_client(chaos) as client:
         with client.responses.stream(model="m", input="hi", extra_headers=H) as stream:
@@ -187,12 +195,11 @@ def test_with_raw_response_streams(instrument_openai: Telemetry, chaos: Any) -> 
 
 
 async def test_with_streaming_response_async(instrument_openai: Telemetry, chaos: Any) -> None:
-    async with async_client(chaos) as client:
-        async with client.chat.completions.with_streaming_response.create(
-            model="m", messages=MSG, stream=True, extra_headers=H
-        ) as response:
-            stream = await response.parse()
-            chunks = [c async for c in stream]
+    async with async_client(chaos) as client, client.chat.completions.with_streaming_response.create(
+        model="m", messages=MSG, stream=True, extra_headers=H
+    ) as response:
+        stream = await response.parse()
+        chunks = [c async for c in stream]
     assert len(chunks) > 12
     assert reason(instrument_openai) == "completed"
 
@@ -206,7 +213,9 @@ def test_non_streaming_calls_are_left_alone(instrument_openai: Telemetry, chaos:
     assert instrument_openai.points("streamslo.streams") == []
 
 
-def test_request_phase_span_is_parent_of_nothing_after_return(instrument_openai: Telemetry, chaos: Any) -> None:
+def test_request_phase_span_is_parent_of_nothing_after_return(
+    instrument_openai: Telemetry, chaos: Any
+) -> None:
     from opentelemetry import trace
 
     with sync_client(chaos) as client:

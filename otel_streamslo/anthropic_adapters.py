@@ -1,0 +1,176 @@
+"""How to read Anthropic Messages stream events and errors: maps them to lifecycle observations.
+
+Only this module knows Anthropic's shapes (``RawMessageStreamEvent`` variants, stop reasons,
+``anthropic`` / ``httpx2`` exception classes). Everything after it is shared.
+
+Event mapping (raw events of ``messages.create(stream=True)``; the ``messages.stream()`` helper
+reads the same raw stream):
+
+* ``message_start``: response id and model; input tokens (``input_tokens`` plus
+  ``cache_read_input_tokens`` and ``cache_creation_input_tokens``, as the GenAI semantic
+  conventions ask for ``gen_ai.usage.input_tokens`` and as the SDK's own span counts them).
+  Its placeholder ``output_tokens`` is ignored.
+* ``content_block_delta``: ``text_delta`` and ``input_json_delta`` are delivered tokens (the first
+  one is the first token: ``message_start``, ``ping`` and ``content_block_start`` are not).
+  ``thinking_delta``, ``signature_delta`` and ``citations_delta`` count as chunks only.
+* ``content_block_stop`` of a ``tool_use`` block: a committed tool call.
+* ``message_delta``: stop reason (finish) and the cumulative output tokens.
+* ``message_stop``: the end marker. A stream whose iteration ends without it is ``truncated``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from otel_streamslo.lifecycle import Event
+from otel_streamslo.recorder import StreamRecord
+
+STOP_REASONS: dict[str, Event] = {
+    "end_turn": Event.FINISH_COMPLETED,
+    "tool_use": Event.FINISH_COMPLETED,
+    "stop_sequence": Event.FINISH_COMPLETED,
+    "pause_turn": Event.FINISH_COMPLETED,
+    "max_tokens": Event.FINISH_LENGTH,
+    "model_context_window_exceeded": Event.FINISH_LENGTH,
+    "refusal": Event.FINISH_CONTENT_FILTER,
+}
+
+#: Content block types whose completion is a tool call the application may act on.
+TOOL_BLOCKS = frozenset({"tool_use"})
+
+_TRANSPORT_NAMES = frozenset(
+    {
+        "RemoteProtocolError",
+        "LocalProtocolError",
+        "ProtocolError",
+        "ReadError",
+        "WriteError",
+        "ConnectError",
+        "NetworkError",
+        "TransportError",
+        "StreamClosed",
+        "StreamError",
+        "CloseError",
+    }
+)
+
+
+def _httpx_classes() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """(timeout classes, transport classes) of the HTTP clients the anthropic SDK may use."""
+    timeouts: list[type[BaseException]] = []
+    transports: list[type[BaseException]] = []
+    for name in ("httpx2", "httpx"):
+        try:
+            mod = __import__(name)
+        except Exception:
+            continue
+        for attr, bucket in (("TimeoutException", timeouts), ("TransportError", transports)):
+            cls = getattr(mod, attr, None)
+            if isinstance(cls, type) and issubclass(cls, BaseException):
+                bucket.append(cls)
+        cls = getattr(mod, "StreamError", None)
+        if isinstance(cls, type) and issubclass(cls, BaseException):
+            transports.append(cls)
+    return tuple(timeouts), tuple(transports)
+
+
+_TIMEOUTS, _TRANSPORTS = _httpx_classes()
+
+
+def classify_anthropic_error(exc: BaseException) -> Event:
+    """Exception raised while waiting for the next event -> lifecycle event.
+
+    While a stream is read the SDK does not wrap transport errors: a dropped connection arrives as
+    ``httpx2.RemoteProtocolError`` and a stall as ``httpx2.ReadTimeout``. An ``event: error`` frame
+    inside the 200 stream (``overloaded_error`` ...) arrives as ``anthropic.APIStatusError`` with
+    ``status_code`` 200. Undecodable data (``json.JSONDecodeError``) counts as a server error event.
+    """
+    import anthropic
+
+    if isinstance(exc, anthropic.APITimeoutError):
+        return Event.TIMEOUT
+    if isinstance(exc, anthropic.APIConnectionError):
+        return Event.TRANSPORT_ERROR
+    if isinstance(exc, anthropic.APIStatusError):
+        return Event.ERROR_EVENT
+    if _TIMEOUTS and isinstance(exc, _TIMEOUTS):
+        return Event.TIMEOUT
+    if _TRANSPORTS and isinstance(exc, _TRANSPORTS):
+        return Event.TRANSPORT_ERROR
+    if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
+        return Event.TIMEOUT
+    if isinstance(exc, ConnectionError) or type(exc).__name__ in _TRANSPORT_NAMES:
+        return Event.TRANSPORT_ERROR
+    return Event.ERROR_EVENT
+
+
+def anthropic_status_of(exc: BaseException) -> Optional[int]:
+    """HTTP status of a request-phase failure (None for connect errors and timeouts)."""
+    status = getattr(exc, "status_code", None)
+    return status if isinstance(status, int) and not isinstance(status, bool) else None
+
+
+def _int(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def input_tokens_of(usage: Any) -> Optional[int]:
+    """Input tokens of a usage object, cache reads and writes included; None without ``input_tokens``."""
+    base = _int(getattr(usage, "input_tokens", None))
+    if base is None:
+        return None
+    cached = (_int(getattr(usage, "cache_read_input_tokens", None)) or 0) + (
+        _int(getattr(usage, "cache_creation_input_tokens", None)) or 0
+    )
+    return base + cached
+
+
+class MessagesAdapter:
+    """Reads raw Messages stream events (``RawMessageStreamEvent``, stable and beta)."""
+
+    __slots__ = ("_tools",)
+    end_event = Event.EOF  # iteration that ends without `message_stop` is a truncated stream
+    classify = staticmethod(classify_anthropic_error)
+
+    def __init__(self) -> None:
+        self._tools: dict[int, Optional[str]] = {}
+
+    def on_chunk(self, rec: StreamRecord, event: Any) -> None:
+        kind = getattr(event, "type", None)
+        if kind == "content_block_delta":
+            delta = getattr(event, "delta", None)
+            dtype = getattr(delta, "type", None)
+            if dtype == "text_delta":
+                rec.token()
+                if rec.capture:
+                    text = getattr(delta, "text", None)
+                    if isinstance(text, str):
+                        rec.content(text)
+            elif dtype == "input_json_delta":
+                rec.token()
+        elif kind == "content_block_start":
+            block = getattr(event, "content_block", None)
+            index = getattr(event, "index", None)
+            if isinstance(index, int) and getattr(block, "type", None) in TOOL_BLOCKS:
+                name = getattr(block, "name", None)
+                self._tools[index] = name if isinstance(name, str) else None
+        elif kind == "content_block_stop":
+            index = getattr(event, "index", None)
+            if isinstance(index, int) and index in self._tools:
+                rec.tool_call(self._tools.pop(index), index)
+        elif kind == "message_start":
+            message = getattr(event, "message", None)
+            rec.meta(getattr(message, "id", None), getattr(message, "model", None))
+            rec.usage(input_tokens=input_tokens_of(getattr(message, "usage", None)))
+        elif kind == "message_delta":
+            usage = getattr(event, "usage", None)
+            if usage is not None:
+                rec.usage(
+                    input_tokens=input_tokens_of(usage),
+                    output_tokens=_int(getattr(usage, "output_tokens", None)),
+                )
+            reason = getattr(getattr(event, "delta", None), "stop_reason", None)
+            if isinstance(reason, str) and reason:
+                rec.finish(STOP_REASONS.get(reason, Event.FINISH_COMPLETED), reason)
+        elif kind == "message_stop":
+            rec.end(Event.END_MARKER)
