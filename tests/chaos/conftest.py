@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Iterator
 
 import anthropic
@@ -10,7 +11,12 @@ import pytest
 
 from otel_streamslo.chaos import ChaosServer
 
-from .helpers import TOKENS
+from .helpers import TOKENS, async_client
+
+# pytest runs a full gc.collect() after every test; with the openai and anthropic type modules
+# loaded that costs ~0.4 s each.  Freezing what exists now (modules, classes; no test objects yet
+# at collection time) keeps it cheap; objects created later are collected as usual.
+gc.freeze()
 
 
 @pytest.fixture(scope="session")
@@ -28,31 +34,41 @@ def server(chaos: ChaosServer) -> ChaosServer:
     return chaos
 
 
-@pytest.fixture
-def oai(server: ChaosServer) -> Iterator[openai.OpenAI]:
-    client = openai.OpenAI(base_url=server.openai_base_url, api_key="test", max_retries=0, timeout=10)
+@pytest.fixture(scope="session")
+def _oai(chaos: ChaosServer) -> Iterator[openai.OpenAI]:
+    client = openai.OpenAI(base_url=chaos.openai_base_url, api_key="test", max_retries=0, timeout=10)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def _claude(chaos: ChaosServer) -> Iterator[anthropic.Anthropic]:
+    client = anthropic.Anthropic(base_url=chaos.anthropic_base_url, api_key="test", max_retries=0, timeout=10)
     yield client
     client.close()
 
 
 @pytest.fixture
-def claude(server: ChaosServer) -> Iterator[anthropic.Anthropic]:
-    client = anthropic.Anthropic(base_url=server.anthropic_base_url, api_key="test", max_retries=0, timeout=10)
-    yield client
-    client.close()
+def oai(server: ChaosServer, _oai: openai.OpenAI) -> openai.OpenAI:
+    """Sync OpenAI client (default SDK settings, no retries) on a clean log."""
+    return _oai
+
+
+@pytest.fixture
+def claude(server: ChaosServer, _claude: anthropic.Anthropic) -> anthropic.Anthropic:
+    """Sync Anthropic client (default SDK settings, no retries) on a clean log."""
+    return _claude
 
 
 @pytest.fixture
 async def aoai(server: ChaosServer) -> AsyncIterator[openai.AsyncOpenAI]:
-    client = openai.AsyncOpenAI(base_url=server.openai_base_url, api_key="test", max_retries=0, timeout=10)
-    yield client
-    await client.close()
+    """Async OpenAI client bound to this test's event loop."""
+    async with async_client("chat", server) as client:
+        yield client
 
 
 @pytest.fixture
 async def aclaude(server: ChaosServer) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    client = anthropic.AsyncAnthropic(
-        base_url=server.anthropic_base_url, api_key="test", max_retries=0, timeout=10
-    )
-    yield client
-    await client.close()
+    """Async Anthropic client bound to this test's event loop."""
+    async with async_client("messages", server) as client:
+        yield client

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import ssl
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import anthropic
 import httpx2
 import openai
+
+from otel_streamslo.chaos import ChaosServer
 
 TOKENS = 8
 MESSAGES = [{"role": "user", "content": "Say hello to the chaos provider."}]
@@ -242,3 +247,25 @@ HTTP_ERRORS: dict[str, dict[int, type[Exception]]] = {
 def provider(api: str) -> str:
     """SDK family of an API."""
     return "anthropic" if api == "messages" else "openai"
+
+
+# Building an SDK client loads the CA bundle (~50 ms); async clients are per test (per event loop),
+# so they share one SSL context.  The transport is the SDK's default one otherwise.
+_SSL = ssl.create_default_context()
+
+
+@contextlib.asynccontextmanager
+async def async_client(api: str, server: ChaosServer, **options: Any) -> AsyncIterator[Any]:
+    """An async SDK client for ``api`` against ``server`` (no retries), closed on exit."""
+    options = {"api_key": "test", "max_retries": 0, "timeout": 10, **options}
+    client: Any
+    if api == "messages":
+        http = anthropic.DefaultAsyncHttpxClient(verify=_SSL)
+        client = anthropic.AsyncAnthropic(base_url=server.anthropic_base_url, http_client=http, **options)
+    else:
+        http = openai.DefaultAsyncHttpxClient(verify=_SSL)
+        client = openai.AsyncOpenAI(base_url=server.openai_base_url, http_client=http, **options)
+    try:
+        yield client
+    finally:
+        await client.close()

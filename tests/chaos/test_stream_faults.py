@@ -20,6 +20,7 @@ from .helpers import (
     TOKENS,
     TOKYO,
     Seen,
+    async_client,
     consume_async,
     consume_sync,
     is_connection_drop,
@@ -233,7 +234,9 @@ def check_missing_fields(api: str, seen: Seen, entry: Entry) -> None:
         assert sum(getattr(item, "choices", None) is None for item in seen.items) == 1
     else:
         kind = "response.output_text.delta" if api == "responses" else "content_block_delta"
-        assert sum(t == kind and getattr(i, "delta", None) is None for t, i in zip(seen.types, seen.items)) == 1
+        assert (
+            sum(t == kind and getattr(i, "delta", None) is None for t, i in zip(seen.types, seen.items)) == 1
+        )
     _entry(entry, "completed", TOKENS)
 
 
@@ -279,7 +282,10 @@ def _verify(server: ChaosServer, api: str, fault: str, seen: Seen) -> None:
     log = server.log
     assert len(log) == 1
     entry = log[0]
-    assert entry["endpoint"] == {"chat": "chat.completions", "responses": "responses", "messages": "messages"}[api]
+    assert (
+        entry["endpoint"]
+        == {"chat": "chat.completions", "responses": "responses", "messages": "messages"}[api]
+    )
     assert entry["model"] == ("claude-sonnet-4-5" if api == "messages" else "gpt-4o-mini")
     assert entry["fault_source"] == "model"
     if seen.headers:
@@ -303,9 +309,10 @@ def test_fault_sync(server: ChaosServer, oai: Any, claude: Any, api: str, fault:
 
 @pytest.mark.parametrize("fault", list(CASES))
 @pytest.mark.parametrize("api", APIS)
-async def test_fault_async(server: ChaosServer, aoai: Any, aclaude: Any, api: str, fault: str) -> None:
+async def test_fault_async(server: ChaosServer, api: str, fault: str) -> None:
     headers, timeout = _call_options(fault)
-    seen = await consume_async(api, _client(api, aoai, aclaude), fault, headers, timeout)
+    async with async_client(api, server) as client:
+        seen = await consume_async(api, client, fault, headers, timeout)
     _verify(server, api, fault, seen)
 
 

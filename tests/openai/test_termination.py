@@ -204,7 +204,7 @@ async def test_async(instrument_openai: Telemetry, chaos: Any, case: Case, api: 
 
 def test_responses_tool_call(instrument_openai: Telemetry, chaos: Any) -> None:
     with sync_client(chaos) as client:
-        chunks, exc = consume_sync(client, "responses", "tool_calls")
+        _, exc = consume_sync(client, "responses", "tool_calls")
     assert exc is None
     attrs = instrument_openai.only_span().attributes or {}
     assert attrs["streamslo.termination.reason"] == "completed"
