@@ -344,6 +344,9 @@ class StreamRecord:
         }
         if ttft_ns is not None:
             attrs[sc.TIME_TO_FIRST_TOKEN] = ttft_ns * _NS
+            attrs[sc.SLI_LATENCY] = "good" if ttft_ns * _NS <= settings.ttft_threshold_s else "bad"
+        else:
+            attrs[sc.SLI_LATENCY] = "excluded"
         if self._first_chunk_ns is not None:
             attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (self._first_chunk_ns - lc.started_ns) * _NS
         if self.http_status is not None:

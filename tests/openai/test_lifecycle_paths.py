@@ -195,9 +195,12 @@ def test_with_raw_response_streams(instrument_openai: Telemetry, chaos: Any) -> 
 
 
 async def test_with_streaming_response_async(instrument_openai: Telemetry, chaos: Any) -> None:
-    async with async_client(chaos) as client, client.chat.completions.with_streaming_response.create(
-        model="m", messages=MSG, stream=True, extra_headers=H
-    ) as response:
+    async with (
+        async_client(chaos) as client,
+        client.chat.completions.with_streaming_response.create(
+            model="m", messages=MSG, stream=True, extra_headers=H
+        ) as response,
+    ):
         stream = await response.parse()
         chunks = [c async for c in stream]
     assert len(chunks) > 12

@@ -253,6 +253,37 @@ def test_slow_ttft_measures_first_content_not_role_chunk(instrument_openai: Tele
     assert attrs["streamslo.termination.reason"] == "completed"
     assert attrs["gen_ai.response.time_to_first_chunk"] < 0.5
     assert attrs["streamslo.time_to_first_token"] >= 0.6
+    assert attrs["streamslo.sli.latency"] == "good"  # default threshold 2 s
+
+
+def test_latency_sli_uses_the_ttft_threshold(telemetry: Telemetry, chaos: Any) -> None:
+    from otel_streamslo.openai import OpenAIStreamInstrumentor
+
+    inst = OpenAIStreamInstrumentor()
+    inst.instrument(tracer_provider=telemetry.tracer_provider, ttft_threshold=0.3)
+    try:
+        with sync_client(chaos) as client:
+            for ttft in ("0.5", "0"):
+                fault = "slow_ttft" if ttft != "0" else "none"
+                list(
+                    client.with_options(timeout=5).chat.completions.create(
+                        model="m",
+                        messages=[{"role": "user", "content": "x"}],
+                        stream=True,
+                        extra_headers={"x-chaos-fault": fault, "x-chaos-ttft-seconds": ttft},
+                    )
+                )
+            with pytest.raises(openai.RateLimitError):
+                client.chat.completions.create(
+                    model="m",
+                    messages=[{"role": "user", "content": "x"}],
+                    stream=True,
+                    extra_headers={"x-chaos-fault": "http_429"},
+                )
+    finally:
+        inst.uninstrument()
+    verdicts = [(s.attributes or {})["streamslo.sli.latency"] for s in telemetry.spans()]
+    assert verdicts == ["bad", "good", "excluded"]
 
 
 async def test_progress_events_are_bounded(telemetry: Telemetry, chaos: Any) -> None:
