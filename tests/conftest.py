@@ -17,6 +17,20 @@ from otel_streamslo.lifecycle import Event
 from otel_streamslo.recorder import open_records
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Import the SDKs once and move their objects out of the collector's way.
+
+    Tests call ``gc.collect()`` to make abandoned-stream finalizers run; with the SDKs' many
+    thousands of long-lived objects frozen, each collection takes milliseconds instead of ~100 ms.
+    """
+    import anthropic  # noqa: F401
+    import openai  # noqa: F401
+    import openai.types.responses  # noqa: F401
+
+    gc.collect()
+    gc.freeze()
+
+
 class Telemetry:
     """In-memory span exporter + metric reader, with helpers to read them."""
 
