@@ -24,7 +24,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     thousands of long-lived objects frozen, each collection takes milliseconds instead of ~100 ms.
     """
     import anthropic  # noqa: F401
-    import openai  # noqa: F401
+    import openai
     import openai.types.responses  # noqa: F401
 
     gc.collect()

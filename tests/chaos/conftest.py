@@ -22,7 +22,7 @@ gc.freeze()
 @pytest.fixture(scope="session")
 def chaos() -> Iterator[ChaosServer]:
     """The session's chaos provider on 127.0.0.1 (short TTFT and stall defaults)."""
-    with ChaosServer(tokens=TOKENS, ttft_seconds=0.5, stall_seconds=0.5) as server:
+    with ChaosServer(tokens=TOKENS, ttft_seconds=0.3, stall_seconds=0.5) as server:
         yield server
 
 

@@ -16,7 +16,7 @@ import openai
 from otel_streamslo.chaos import ChaosServer
 
 TOKENS = 8
-MESSAGES = [{"role": "user", "content": "Say hello to the chaos provider."}]
+MESSAGES: Any = [{"role": "user", "content": "Say hello to the chaos provider."}]
 PROMPT = "Say hello to the chaos provider."
 MODELS = {"chat": "gpt-4o-mini", "responses": "gpt-4o-mini", "messages": "claude-sonnet-4-5"}
 APIS = ("chat", "responses", "messages")

@@ -205,7 +205,8 @@ def check_slow_ttft(api: str, seen: Seen, entry: Entry) -> None:
     _done(seen)
     assert seen.text == text_of(TOKENS)
     assert seen.t_first_item is not None and seen.t_first_content is not None
-    assert seen.t_first_content - seen.t_first_item >= 0.4  # ttft 0.5 s after the role chunk
+    assert seen.t_first_item < seen.t_first_content  # role chunk / message_start come first
+    assert seen.t_first_content >= 0.28  # the session server's ttft is 0.3 s
     _entry(entry, "completed", TOKENS)
 
 

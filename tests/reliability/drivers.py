@@ -181,7 +181,7 @@ async def run_async(sdk: str, style: str, mode: str, chaos: Any, fault: str) -> 
             if mode == "cancel":
                 task = asyncio.create_task(consume())
                 waiter: Awaitable[Any] = asyncio.ensure_future(first.wait())
-                done, _ = await asyncio.wait({task, waiter}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+                _done, _ = await asyncio.wait({task, waiter}, timeout=5, return_when=asyncio.FIRST_COMPLETED)
                 waiter.cancel()  # type: ignore[attr-defined]
                 task.cancel()
                 try:
