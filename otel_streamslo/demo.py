@@ -117,7 +117,7 @@ def setup_telemetry() -> Telemetry:
     if isinstance(current, TracerProvider):
         current.add_span_processor(SimpleSpanProcessor(spans))
         return Telemetry(current, metrics.get_meter_provider(), spans, owned=False)
-    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "otel-streamslo-demo")})
+    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "streamslo-demo")})
     tp = TracerProvider(resource=resource)
     tp.add_span_processor(SimpleSpanProcessor(spans))
     readers: list[MetricReader] = []
