@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,12 +19,17 @@ __all__ = [
     "Plan",
     "Reset",
     "Step",
+    "TextWire",
     "ToolCall",
     "arg_fragments",
+    "content_tokens",
     "expected_outcome",
+    "full_text",
     "input_tokens_for",
     "json_bytes",
     "sse",
+    "text_finish",
+    "text_steps",
     "token_text",
 ]
 
@@ -125,9 +131,10 @@ def content_tokens(plan: Plan) -> int:
 
 def text_finish(plan: Plan) -> Finish:
     """Finish of a text stream that reaches its end."""
-    if plan.fault.name in {"length", "content_filter"}:
-        return plan.fault.name  # type: ignore[return-value]
-    return "stop"
+    name = plan.fault.name
+    if name == "length":
+        return "length"
+    return "content_filter" if name == "content_filter" else "stop"
 
 
 def expected_outcome(fault: Fault) -> str:
@@ -160,46 +167,36 @@ def sse(payload: Any, event: str | None = None) -> bytes:
     return f"{head}data: {data}\n\n".encode()
 
 
-def paced(plan: Plan, frames: Iterator[Frame]) -> Iterator[Step]:
-    """Interleave the chunk delay between consecutive content frames."""
-    first = True
-    for frame in frames:
-        if not first and plan.chunk_delay > 0:
-            yield Pause(plan.chunk_delay)
-        first = False
-        yield frame
-
-
-class TextWire:
+class TextWire(abc.ABC):
     """Frame builders of one wire format; :func:`text_steps` weaves faults between them."""
 
+    @abc.abstractmethod
     def prelude(self) -> list[Frame]:
         """Frames before the first content token (role chunk, message_start, ...)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def token(self, index: int, text: str) -> Frame:
         """Frame delivering one content token."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def finish(self, finish: Finish, sent: int) -> list[Frame]:
         """Frames that end the stream normally after ``sent`` tokens."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def error(self) -> Frame:
         """Provider error frame inside the 200 stream."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def malformed(self) -> Frame:
         """A frame whose data is not JSON."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def unknown(self) -> Frame:
         """A frame the SDK does not know (unknown event type or field)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def missing(self) -> Frame:
         """A frame missing a required field."""
-        raise NotImplementedError
 
 
 def _injected(plan: Plan, wire: TextWire) -> Iterator[Step]:

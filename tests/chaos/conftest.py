@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator, Iterator
 
 import anthropic
@@ -12,11 +11,6 @@ import pytest
 from otel_streamslo.chaos import ChaosServer
 
 from .helpers import TOKENS, async_client
-
-# pytest runs a full gc.collect() after every test; with the openai and anthropic type modules
-# loaded that costs ~0.4 s each.  Freezing what exists now (modules, classes; no test objects yet
-# at collection time) keeps it cheap; objects created later are collected as usual.
-gc.freeze()
 
 
 @pytest.fixture(scope="session")
