@@ -383,10 +383,11 @@ def _anthropic_prompt(body: Mapping[str, Any]) -> Any:
     return [system, messages]
 
 
-def _header_number(request: Request, name: str, default: float, *, integer: bool = False) -> float:
+def _header_number(request: Request, name: str, *, integer: bool = False) -> Optional[float]:
+    """A numeric ``x-chaos-*`` header, or None when absent."""
     text = request.headers.get(name)
     if text is None or not text.strip():
-        return default
+        return None
     try:
         value = int(text) if integer else float(text)
     except ValueError:
@@ -396,6 +397,14 @@ def _header_number(request: Request, name: str, default: float, *, integer: bool
     if not (math.isfinite(value) and 0 <= value <= limit):
         raise BadRequest(f"Header '{name}' must be in [0, {limit:g}], got {text!r}.", name)
     return value
+
+
+def _pick(value: Optional[float], *defaults: Optional[float]) -> float:
+    """The first value that is not None."""
+    for candidate in (value, *defaults):
+        if candidate is not None:
+            return candidate
+    raise ValueError("no value")
 
 
 # --- dialects ----------------------------------------------------------------------------------
@@ -489,25 +498,28 @@ def _resolve_fault(request: Request, model: str, state: ChaosState) -> tuple[str
 def _parse(
     request: Request, body: Mapping[str, Any], dialect: Dialect, state: ChaosState, serial: int
 ) -> Parsed:
+    """Validate body and headers, then resolve the fault (the picker draws only for valid requests)."""
     model = _require_model(body)
     stream = _optional_bool(body, "stream")
     prompt = dialect.prompt(body)
     limits = [v for v in (_optional_positive_int(body, f) for f in dialect.max_fields) if v is not None]
+    tokens, delay, ttft, stall = (
+        _header_number(request, f"x-chaos-{name}", integer=name == "tokens")
+        for name in ("tokens", "chunk-delay", "ttft-seconds", "stall-seconds")
+    )
     base, fault, source = _resolve_fault(request, model, state)
     s = state.settings
-    tokens = int(_header_number(request, "x-chaos-tokens", s.tokens, integer=True))
-    stall_default = fault.seconds if fault.seconds is not None else s.stall_seconds
     options = body.get("stream_options")
     plan = Plan(
         fault=fault,
         model=base,
-        tokens=min([tokens, *limits]),
+        tokens=int(min([_pick(tokens, s.tokens), *limits])),
         serial=serial,
         created=int(time.time()),
         input_tokens=input_tokens_for(prompt),
-        chunk_delay=_header_number(request, "x-chaos-chunk-delay", s.chunk_delay),
-        ttft_seconds=_header_number(request, "x-chaos-ttft-seconds", s.ttft_seconds),
-        stall_seconds=_header_number(request, "x-chaos-stall-seconds", stall_default),
+        chunk_delay=_pick(delay, s.chunk_delay),
+        ttft_seconds=_pick(ttft, s.ttft_seconds),
+        stall_seconds=_pick(stall, fault.seconds, s.stall_seconds),
         include_usage=isinstance(options, dict) and options.get("include_usage") is True,
     )
     return Parsed(base, stream, fault, source, plan)
