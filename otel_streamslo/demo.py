@@ -242,11 +242,8 @@ def run(args: argparse.Namespace) -> int:
         flush = getattr(provider, "force_flush", None)
         if flush is not None:
             flush()
-    spans = [
-        s
-        for s in tel.spans.get_finished_spans()
-        if s.instrumentation_scope is not None and s.instrumentation_scope.name == "otel_streamslo"
-    ]
+    # Our spans, and (Anthropic "enrich" mode) the SDK's own call spans we recorded into.
+    spans = [s for s in tel.spans.get_finished_spans() if "streamslo.termination.reason" in (s.attributes or {})]
     rep = summarise(dict(s.attributes or {}) for s in spans)
     if args.json:
         import json
