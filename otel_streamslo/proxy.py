@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from types import TracebackType
-from typing import Any, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 import wrapt
 
@@ -41,12 +42,17 @@ def _on_error(rec: StreamRecord, adapter: Adapter, exc: BaseException) -> None:
         rec.fail(Event.TRANSPORT_ERROR, exc)
 
 
-def _on_chunk(rec: StreamRecord, adapter: Adapter, chunk: Any) -> None:
-    try:
-        rec.chunk()
-        adapter.on_chunk(rec, chunk)
-    except Exception:
-        logger.debug("otel_streamslo: reading chunk failed", exc_info=True)
+def _bound(wrapped: Any, name: str) -> Callable[[], Any]:
+    """``wrapped.<name>``, bound once per stream for the proxy's per-chunk method.
+
+    Attribute lookups on a ``wrapt`` proxy go through its ``__getattr__`` hook and are several times
+    dearer than a plain attribute read, so the proxies keep everything their ``__next__`` /
+    ``__anext__`` needs in one tuple. A stream without the method fails on first use, as before.
+    """
+    method = getattr(wrapped, name, None)
+    if method is not None:
+        return method  # type: ignore[no-any-return]
+    return lambda: getattr(wrapped, name)()
 
 
 class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
@@ -56,22 +62,30 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         super().__init__(wrapped)
         self._self_rec = rec
         self._self_adapter = adapter
+        self._self_hot = (rec, _bound(wrapped, "__next__"), adapter.on_chunk)
         rec.watch(self)
 
     def __iter__(self) -> SyncStreamProxy:
         return self
 
     def __next__(self) -> Any:
-        rec = self._self_rec
+        # The per-chunk hot path: one attribute lookup on the proxy (see _bound), no allocation.
+        rec, next_chunk, on_chunk = self._self_hot
         try:
-            chunk = self.__wrapped__.__next__()
+            chunk = next_chunk()
         except StopIteration:
             rec.end(self._self_adapter.end_event)
             raise
         except BaseException as exc:
             _on_error(rec, self._self_adapter, exc)
             raise
-        _on_chunk(rec, self._self_adapter, chunk)
+        try:
+            rec.chunks += 1  # rec.chunk(), inlined
+            if rec._first_chunk_ns is None:
+                rec._first_chunk_ns = time.monotonic_ns()
+            on_chunk(rec, chunk)
+        except Exception:
+            logger.debug("otel_streamslo: reading chunk failed", exc_info=True)
         return chunk
 
     def close(self) -> Any:
@@ -115,22 +129,30 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         super().__init__(wrapped)
         self._self_rec = rec
         self._self_adapter = adapter
+        self._self_hot = (rec, _bound(wrapped, "__anext__"), adapter.on_chunk)
         rec.watch(self)
 
     def __aiter__(self) -> AsyncStreamProxy:
         return self
 
     async def __anext__(self) -> Any:
-        rec = self._self_rec
+        # The per-chunk hot path: one attribute lookup on the proxy (see _bound), no allocation.
+        rec, next_chunk, on_chunk = self._self_hot
         try:
-            chunk = await self.__wrapped__.__anext__()
+            chunk = await next_chunk()
         except StopAsyncIteration:
             rec.end(self._self_adapter.end_event)
             raise
         except BaseException as exc:
             _on_error(rec, self._self_adapter, exc)
             raise
-        _on_chunk(rec, self._self_adapter, chunk)
+        try:
+            rec.chunks += 1  # rec.chunk(), inlined
+            if rec._first_chunk_ns is None:
+                rec._first_chunk_ns = time.monotonic_ns()
+            on_chunk(rec, chunk)
+        except Exception:
+            logger.debug("otel_streamslo: reading chunk failed", exc_info=True)
         return chunk
 
     async def close(self) -> Any:

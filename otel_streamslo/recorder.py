@@ -74,6 +74,7 @@ class StreamRecord:
         "_metric_attrs",
         "_next_progress",
         "_progress_left",
+        "_token_mark",
         "_watchers",
         "capture",
         "chunks",
@@ -129,6 +130,7 @@ class StreamRecord:
         self._watchers = 0
         settings = tel.settings
         self._next_progress = settings.progress_every_tokens
+        self._token_mark = 0  # token() does its bookkeeping once tokens reach this (see token())
         self._progress_left = settings.max_progress_events
         self.capture = settings.capture_content
         self._content: Optional[list[str]] = [] if self.capture else None
@@ -193,10 +195,17 @@ class StreamRecord:
     def token(self, n: int = 1) -> None:
         """``n`` output tokens (content or tool-call deltas) were handed to the consumer."""
         self.tokens += n
+        if self.tokens >= self._token_mark:  # one comparison per chunk; the rest is rarely due
+            self._token_bookkeeping()
+
+    def _token_bookkeeping(self) -> None:
+        """First token and progress events, when one of them may be due."""
         if self.lc.first_token_ns is None:
             self._first_token()
         if self.tokens >= self._next_progress:
             self._progress()
+        # until the first token is recorded every token comes back here; then at the next progress mark
+        self._token_mark = 0 if self.lc.first_token_ns is None else self._next_progress
 
     def content(self, text: str) -> None:
         """Completion text, kept only when content capture is opted in (bounded)."""
