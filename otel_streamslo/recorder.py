@@ -76,6 +76,7 @@ class StreamRecord:
         "_progress_left",
         "_token_mark",
         "_watchers",
+        "_active_counted",
         "capture",
         "chunks",
         "error",
@@ -155,11 +156,17 @@ class StreamRecord:
         else:
             self.span = span
             span.set_attributes(span_attrs)
+        self._active_counted = False
+        try:
+            tel.instruments.active.add(
+                1, {sc.GEN_AI_PROVIDER_NAME: provider, sc.GEN_AI_REQUEST_MODEL: request_model}
+            )
+            self._active_counted = True
+        except Exception:
+            logger.debug("otel_streamslo: active-streams counter failed", exc_info=True)
+        # Registered last: a record whose construction failed must not stay "open" forever.
         with _OPEN_LOCK:
             _OPEN[id(self)] = self
-        tel.instruments.active.add(
-            1, {sc.GEN_AI_PROVIDER_NAME: provider, sc.GEN_AI_REQUEST_MODEL: request_model}
-        )
 
     # --- observation API used by SDK adapters -------------------------------------------------
 
@@ -408,7 +415,9 @@ class StreamRecord:
         if self.response_model:
             base = {**base, sc.GEN_AI_RESPONSE_MODEL: self.response_model}
         key = {sc.GEN_AI_PROVIDER_NAME: self.provider, sc.GEN_AI_REQUEST_MODEL: self.request_model}
-        inst.active.add(-1, key)
+        if self._active_counted:
+            self._active_counted = False
+            inst.active.add(-1, key)
         inst.streams.add(1, {**key, sc.TERMINATION_REASON: reason.value, sc.SLI_OUTCOME: outcome.value})
         if delivered:
             inst.tokens.add(delivered, key)
