@@ -243,7 +243,9 @@ def run(args: argparse.Namespace) -> int:
         if flush is not None:
             flush()
     # Our spans, and (Anthropic "enrich" mode) the SDK's own call spans we recorded into.
-    spans = [s for s in tel.spans.get_finished_spans() if "streamslo.termination.reason" in (s.attributes or {})]
+    spans = [
+        s for s in tel.spans.get_finished_spans() if "streamslo.termination.reason" in (s.attributes or {})
+    ]
     rep = summarise(dict(s.attributes or {}) for s in spans)
     if args.json:
         import json

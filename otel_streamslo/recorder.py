@@ -67,6 +67,7 @@ class StreamRecord:
 
     __slots__ = (
         "__weakref__",
+        "_active_counted",
         "_content",
         "_finish_reasons",
         "_first_chunk_ns",
@@ -76,7 +77,6 @@ class StreamRecord:
         "_progress_left",
         "_token_mark",
         "_watchers",
-        "_active_counted",
         "capture",
         "chunks",
         "error",

@@ -18,7 +18,7 @@ import pytest
 from otel_streamslo.anthropic import AnthropicStreamInstrumentor
 from otel_streamslo.openai import OpenAIStreamInstrumentor
 from tests.conftest import Telemetry
-from tests.reliability.drivers import MODES, run_async, run_sync
+from tests.reliability.drivers import MODES, run_sync
 
 MIXED = ["none", "reset@2", "eof@3", "error_frame@1", "length", "http_503", "content_filter", "tool_calls"]
 REASON = {

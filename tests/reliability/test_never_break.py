@@ -73,9 +73,9 @@ def _meters(tel: Telemetry, inst: OpenAIStreamInstrumentor) -> None:
     assert inst.telemetry is not None
     ins = inst.telemetry.instruments
     for name in ("streams", "active", "tokens"):
-        setattr(getattr(ins, name), "add", _raise)
+        getattr(ins, name).add = _raise
     for name in ("duration", "ttft", "per_chunk", "token_usage"):
-        setattr(getattr(ins, name), "record", _raise)
+        getattr(ins, name).record = _raise
 
 
 def _span_methods(tel: Telemetry, inst: OpenAIStreamInstrumentor) -> None:
