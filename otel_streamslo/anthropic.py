@@ -33,11 +33,12 @@ from opentelemetry.trace import NonRecordingSpan
 from otel_streamslo import semconv as sc
 from otel_streamslo.anthropic_adapters import MessagesAdapter, anthropic_status_of
 from otel_streamslo.anthropic_native import MODE_ENRICH, MODE_REPLACE, SharedCallSpan, native_spans_mode
+from otel_streamslo.helper_hooks import async_exit, sync_exit
 from otel_streamslo.instrumentation import StreamInstrumentor, Wrapper, attach_span, detach_span
-from otel_streamslo.proxy import notify_exit, notify_failed
+from otel_streamslo.proxy import notify_failed
 from otel_streamslo.recorder import StreamRecord
 from otel_streamslo.telemetry import Telemetry
-from otel_streamslo.wrappers import CallSpec, wrap_result
+from otel_streamslo.wrappers import CallSpec, server_from_url, wrap_result
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +50,7 @@ MESSAGES_SPAN_NAME = "anthropic.messages.create"
 
 def server_of(client: Any) -> tuple[Optional[str], Optional[int]]:
     """``server.address`` / ``server.port`` from the client's base URL."""
-    try:
-        url = client.base_url
-        port = url.port
-        if port is None:
-            port = 443 if url.scheme == "https" else 80
-        return str(url.host), int(port)
-    except Exception:
-        return None, None
+    return server_from_url(getattr(client, "base_url", None))
 
 
 def make_spec() -> CallSpec:
@@ -277,43 +271,6 @@ def async_request_wrapper(setup: _Setup) -> Wrapper:
     return wrapper
 
 
-def _raw_stream_of(helper: Any) -> Any:
-    """The raw stream of a ``MessageStream`` or of a manager (its private ``__stream``)."""
-    raw = getattr(helper, "_raw_stream", None)
-    if raw is not None:
-        return raw
-    try:
-        for name, value in vars(helper).items():
-            if name.endswith("__stream") and value is not None:
-                return getattr(value, "_raw_stream", None)
-    except TypeError:
-        pass
-    return None
-
-
-def _exc_arg(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Optional[BaseException]:
-    exc = args[1] if len(args) > 1 else kwargs.get("exc", kwargs.get("exc_val"))
-    return exc if isinstance(exc, BaseException) else None
-
-
-def _sync_exit(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    exc = _exc_arg(args, kwargs)
-    if exc is not None:
-        notify_exit(_raw_stream_of(instance), exc)
-    return wrapped(*args, **kwargs)
-
-
-async def _async_exit(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    exc = _exc_arg(args, kwargs)
-    if exc is not None:
-        notify_exit(_raw_stream_of(instance), exc)
-    return await wrapped(*args, **kwargs)
-
-
 def _withhold_snapshot(
     wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
@@ -348,14 +305,14 @@ class AnthropicStreamInstrumentor(StreamInstrumentor):
         patches.wrap(_BASE, "AsyncAPIClient.request", async_request_wrapper(setup))
         setup.hooked = patches.wrap(_BASE, "start_api_call_span", _start_call_span_hook)
         for module, qualname, exit_wrapper in (
-            (_HELPERS, "MessageStreamManager.__exit__", _sync_exit),
-            (_HELPERS, "MessageStream.__exit__", _sync_exit),
-            (_HELPERS, "AsyncMessageStreamManager.__aexit__", _async_exit),
-            (_HELPERS, "AsyncMessageStream.__aexit__", _async_exit),
-            (_BETA_HELPERS, "BetaMessageStreamManager.__exit__", _sync_exit),
-            (_BETA_HELPERS, "BetaMessageStream.__exit__", _sync_exit),
-            (_BETA_HELPERS, "BetaAsyncMessageStreamManager.__aexit__", _async_exit),
-            (_BETA_HELPERS, "BetaAsyncMessageStream.__aexit__", _async_exit),
+            (_HELPERS, "MessageStreamManager.__exit__", sync_exit),
+            (_HELPERS, "MessageStream.__exit__", sync_exit),
+            (_HELPERS, "AsyncMessageStreamManager.__aexit__", async_exit),
+            (_HELPERS, "AsyncMessageStream.__aexit__", async_exit),
+            (_BETA_HELPERS, "BetaMessageStreamManager.__exit__", sync_exit),
+            (_BETA_HELPERS, "BetaMessageStream.__exit__", sync_exit),
+            (_BETA_HELPERS, "BetaAsyncMessageStreamManager.__aexit__", async_exit),
+            (_BETA_HELPERS, "BetaAsyncMessageStream.__aexit__", async_exit),
         ):
             patches.wrap(module, qualname, exit_wrapper)
         for module in (_HELPERS, _BETA_HELPERS):

@@ -13,11 +13,12 @@ from collections.abc import Collection
 from typing import Any, Callable, Optional
 
 from otel_streamslo import semconv as sc
+from otel_streamslo.helper_hooks import async_close, async_exit, sync_close, sync_exit
 from otel_streamslo.instrumentation import StreamInstrumentor, Wrapper
 from otel_streamslo.openai_adapters import ChatAdapter, ResponsesAdapter, openai_status_of
-from otel_streamslo.proxy import Adapter, notify_closed, notify_exit
+from otel_streamslo.proxy import Adapter
 from otel_streamslo.telemetry import Telemetry
-from otel_streamslo.wrappers import CallSpec, async_create_wrapper, sync_create_wrapper
+from otel_streamslo.wrappers import CallSpec, async_create_wrapper, server_from_url, sync_create_wrapper
 
 logger = logging.getLogger(__name__)
 
@@ -29,14 +30,7 @@ _RESPONSES_HELPERS = "openai.lib.streaming.responses._responses"
 
 def server_of(resource: Any) -> tuple[Optional[str], Optional[int]]:
     """``server.address`` / ``server.port`` from a resource's client base URL."""
-    try:
-        url = resource._client.base_url
-        port = url.port
-        if port is None:
-            port = 443 if url.scheme == "https" else 80
-        return str(url.host), int(port)
-    except Exception:
-        return None, None
+    return server_from_url(getattr(getattr(resource, "_client", None), "base_url", None))
 
 
 def _spec(adapter: Callable[[], Adapter], messages_key: str) -> CallSpec:
@@ -64,49 +58,6 @@ def _spec(adapter: Callable[[], Adapter], messages_key: str) -> CallSpec:
     )
 
 
-def _sync_close(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    try:
-        return wrapped(*args, **kwargs)
-    finally:
-        notify_closed(getattr(instance, "_raw_stream", None))
-
-
-async def _async_close(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    try:
-        return await wrapped(*args, **kwargs)
-    finally:
-        notify_closed(getattr(instance, "_raw_stream", None))
-
-
-def _managed_raw_stream(manager: Any) -> Any:
-    """The proxied raw stream behind a helper manager (its name-mangled ``__stream``)."""
-    for cls in type(manager).__mro__:
-        stream = getattr(manager, f"_{cls.__name__}__stream", None)
-        if stream is not None:
-            return getattr(stream, "_raw_stream", None)
-    return None
-
-
-def _sync_exit(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    exc = args[1] if len(args) > 1 else kwargs.get("exc")
-    notify_exit(_managed_raw_stream(instance), exc)
-    return wrapped(*args, **kwargs)
-
-
-async def _async_exit(
-    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    exc = args[1] if len(args) > 1 else kwargs.get("exc")
-    notify_exit(_managed_raw_stream(instance), exc)
-    return await wrapped(*args, **kwargs)
-
-
 class OpenAIStreamInstrumentor(StreamInstrumentor):
     """Instruments streamed calls of the ``openai`` SDK (``instrument()`` / ``uninstrument()``)."""
 
@@ -120,14 +71,14 @@ class OpenAIStreamInstrumentor(StreamInstrumentor):
             (_CHAT, "AsyncCompletions.create", async_create_wrapper(tel, chat)),
             (_RESPONSES, "Responses.create", sync_create_wrapper(tel, responses)),
             (_RESPONSES, "AsyncResponses.create", async_create_wrapper(tel, responses)),
-            (_CHAT_HELPERS, "ChatCompletionStream.close", _sync_close),
-            (_CHAT_HELPERS, "AsyncChatCompletionStream.close", _async_close),
-            (_RESPONSES_HELPERS, "ResponseStream.close", _sync_close),
-            (_RESPONSES_HELPERS, "AsyncResponseStream.close", _async_close),
-            (_CHAT_HELPERS, "ChatCompletionStreamManager.__exit__", _sync_exit),
-            (_CHAT_HELPERS, "AsyncChatCompletionStreamManager.__aexit__", _async_exit),
-            (_RESPONSES_HELPERS, "ResponseStreamManager.__exit__", _sync_exit),
-            (_RESPONSES_HELPERS, "AsyncResponseStreamManager.__aexit__", _async_exit),
+            (_CHAT_HELPERS, "ChatCompletionStream.close", sync_close),
+            (_CHAT_HELPERS, "AsyncChatCompletionStream.close", async_close),
+            (_RESPONSES_HELPERS, "ResponseStream.close", sync_close),
+            (_RESPONSES_HELPERS, "AsyncResponseStream.close", async_close),
+            (_CHAT_HELPERS, "ChatCompletionStreamManager.__exit__", sync_exit),
+            (_CHAT_HELPERS, "AsyncChatCompletionStreamManager.__aexit__", async_exit),
+            (_RESPONSES_HELPERS, "ResponseStreamManager.__exit__", sync_exit),
+            (_RESPONSES_HELPERS, "AsyncResponseStreamManager.__aexit__", async_exit),
         ]
         for module, qualname, wrapper in targets:
             self._patches.wrap(module, qualname, wrapper)

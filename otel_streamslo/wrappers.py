@@ -36,6 +36,17 @@ class CallSpec:
     always_streams: bool = False
 
 
+def server_from_url(url: Any) -> tuple[Optional[str], Optional[int]]:
+    """``server.address`` / ``server.port`` of a client's base URL (default ports filled in)."""
+    try:
+        port = url.port
+        if port is None:
+            port = 443 if url.scheme == "https" else 80
+        return str(url.host), int(port)
+    except Exception:
+        return None, None
+
+
 def start_record(
     tel: Telemetry, spec: CallSpec, instance: Any, kwargs: dict[str, Any]
 ) -> Optional[StreamRecord]:
