@@ -43,6 +43,16 @@ READ_TIMEOUT = 1.0  # the stall fault lasts 3 s; healthy chunks come back-to-bac
 HEADERS = {"x-chaos-tokens": str(TOKENS), "x-chaos-stall-seconds": "3"}
 
 
+# Responses tool calls have their own test (test_responses_tool_call).
+CELLS = [
+    (c, api)
+    for api in ("chat", "responses")
+    for c in CASES
+    if not (api == "responses" and c.fault == "tool_calls")
+]
+CELL_IDS = [f"{c.fault}-{api}" for c, api in CELLS]
+
+
 def sync_client(chaos: Any) -> openai.OpenAI:
     return openai.OpenAI(
         base_url=chaos.openai_base_url,
@@ -176,11 +186,8 @@ def check_span(tel: Telemetry, case: Case, api: str, exc: Optional[BaseException
     assert sum(p.count for p in ttft_points) == (1 if case.first_token else 0)
 
 
-@pytest.mark.parametrize("api", ["chat", "responses"])
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.fault)
+@pytest.mark.parametrize(("case", "api"), CELLS, ids=CELL_IDS)
 def test_sync(instrument_openai: Telemetry, chaos: Any, case: Case, api: str) -> None:
-    if api == "responses" and case.fault == "tool_calls":
-        pytest.skip("covered by test_responses_tool_call")
     with sync_client(chaos) as client:
         chunks, exc = consume_sync(client, api, case.fault)
     check_span(instrument_openai, case, api, exc)
@@ -189,11 +196,8 @@ def test_sync(instrument_openai: Telemetry, chaos: Any, case: Case, api: str) ->
         assert attrs["streamslo.chunks.delivered"] == len(chunks)
 
 
-@pytest.mark.parametrize("api", ["chat", "responses"])
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.fault)
+@pytest.mark.parametrize(("case", "api"), CELLS, ids=CELL_IDS)
 async def test_async(instrument_openai: Telemetry, chaos: Any, case: Case, api: str) -> None:
-    if api == "responses" and case.fault == "tool_calls":
-        pytest.skip("covered by test_responses_tool_call")
     async with async_client(chaos) as client:
         chunks, exc = await consume_async(client, api, case.fault)
     check_span(instrument_openai, case, api, exc)
