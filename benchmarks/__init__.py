@@ -1,0 +1,1 @@
+"""Overhead, memory and collector-throughput benchmarks of otel-streamslo (``bash benchmarks/run.sh``)."""
