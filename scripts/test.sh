@@ -19,7 +19,7 @@ promtool --version 2>&1 | head -1
 step "virtualenv (.venv)"
 if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/python -m pip install -q -c constraints.txt -e '.[test]'
 
 step "lint and types"
 .venv/bin/ruff check .
