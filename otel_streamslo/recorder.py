@@ -69,6 +69,7 @@ class StreamRecord:
         "__weakref__",
         "_active_counted",
         "_content",
+        "_content_len",
         "_finish_reasons",
         "_first_chunk_ns",
         "_lock",
@@ -135,6 +136,7 @@ class StreamRecord:
         self._progress_left = settings.max_progress_events
         self.capture = settings.capture_content
         self._content: Optional[list[str]] = [] if self.capture else None
+        self._content_len = 0
         attrs: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: operation,
             sc.GEN_AI_PROVIDER_NAME: provider,
@@ -217,8 +219,9 @@ class StreamRecord:
     def content(self, text: str) -> None:
         """Completion text, kept only when content capture is opted in (bounded)."""
         buf = self._content
-        if buf is not None and text and sum(map(len, buf)) < self.tel.settings.max_content_chars:
+        if buf is not None and text and self._content_len < self.tel.settings.max_content_chars:
             buf.append(text)
+            self._content_len += len(text)
 
     def finish(self, event: Event, raw_reason: Optional[str]) -> None:
         """A finish reason arrived (``event`` is one of the FINISH_* events)."""
