@@ -152,8 +152,11 @@ def test_no_otel_warnings_in_any_path(telemetry: Telemetry, chaos: Any, native: 
             )
             next(iter(stream))
             stream.close()
-            for _ in stream:  # reading a closed stream
-                pass
+            # Reading a closed stream: depending on the socket's state httpx2 ends it quietly or raises
+            # ReadError (bad file descriptor), with or without instrumentation; either way no OTel warning.
+            with contextlib.suppress(Exception):
+                for _ in stream:
+                    pass
             stream = client.messages.create(
                 model=MODEL, max_tokens=64, messages=MSG, stream=True, extra_headers=H
             )
