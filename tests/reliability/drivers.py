@@ -32,51 +32,18 @@ def headers(fault: str, mode: str = "consume") -> dict[str, str]:
     return h
 
 
-# --- OpenAI -----------------------------------------------------------------------------------
-
-
-def _openai_sync_client(chaos: Any) -> Any:
+def make_client(sdk: str, chaos: Any, *, asynchronous: bool) -> Any:
+    """An SDK client for the chaos provider: no retries, a short read timeout (stall detection)."""
+    import anthropic
     import openai
 
-    return openai.OpenAI(
-        base_url=chaos.openai_base_url,
-        api_key="t",
-        max_retries=0,
-        timeout=openai.Timeout(10, read=READ_TIMEOUT),
-    )
-
-
-def _openai_async_client(chaos: Any) -> Any:
-    import openai
-
-    return openai.AsyncOpenAI(
-        base_url=chaos.openai_base_url,
-        api_key="t",
-        max_retries=0,
-        timeout=openai.Timeout(10, read=READ_TIMEOUT),
-    )
-
-
-def _anthropic_sync_client(chaos: Any) -> Any:
-    import anthropic
-
-    return anthropic.Anthropic(
-        base_url=chaos.anthropic_base_url,
-        api_key="t",
-        max_retries=0,
-        timeout=anthropic.Timeout(10, read=READ_TIMEOUT),
-    )
-
-
-def _anthropic_async_client(chaos: Any) -> Any:
-    import anthropic
-
-    return anthropic.AsyncAnthropic(
-        base_url=chaos.anthropic_base_url,
-        api_key="t",
-        max_retries=0,
-        timeout=anthropic.Timeout(10, read=READ_TIMEOUT),
-    )
+    if sdk == "openai":
+        cls: Any = openai.AsyncOpenAI if asynchronous else openai.OpenAI
+        url, timeout = chaos.openai_base_url, openai.Timeout(10, read=READ_TIMEOUT)
+    else:
+        cls = anthropic.AsyncAnthropic if asynchronous else anthropic.Anthropic
+        url, timeout = chaos.anthropic_base_url, anthropic.Timeout(10, read=READ_TIMEOUT)
+    return cls(base_url=url, api_key="t", max_retries=0, timeout=timeout)
 
 
 MSG = [{"role": "user", "content": "hello"}]
@@ -109,7 +76,7 @@ async def _open_async(sdk: str, style: str, client: Any, fault: str, mode: str) 
 
 def run_sync(sdk: str, style: str, mode: str, chaos: Any, fault: str) -> Observed:
     """Open and consume one stream synchronously in ``mode``."""
-    client = _openai_sync_client(chaos) if sdk == "openai" else _anthropic_sync_client(chaos)
+    client = make_client(sdk, chaos, asynchronous=False)
     items = 0
     try:
         with client:
@@ -146,7 +113,7 @@ def run_sync(sdk: str, style: str, mode: str, chaos: Any, fault: str) -> Observe
 
 async def run_async(sdk: str, style: str, mode: str, chaos: Any, fault: str) -> Observed:
     """Open and consume one stream asynchronously in ``mode`` (``cancel`` cancels the task mid-wait)."""
-    client = _openai_async_client(chaos) if sdk == "openai" else _anthropic_async_client(chaos)
+    client = make_client(sdk, chaos, asynchronous=True)
     box = Observed(0, None)
     first = asyncio.Event()
 
