@@ -37,25 +37,14 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from benchmarks._common import BENCH, CACHE, ROOT, write_result
+from otel_streamslo.lifecycle import TerminationReason
 
 COLLECTOR = ROOT / "collector"
 BINARY = COLLECTOR / "_build" / "otelcol-streamslo"
 CONFIG = COLLECTOR / "config" / "otelcol-streamslo.yaml"
 NOPROC_CONFIG = BENCH / "collector" / "otelcol-noproc.yaml"
 
-REASONS = [
-    "completed",
-    "length",
-    "content_filter",
-    "server_error_event",
-    "connection_dropped",
-    "idle_timeout",
-    "truncated",
-    "request_failed",
-    "client_cancelled",
-    "client_abandoned",
-    "consumer_error",
-]
+REASONS = [r.value for r in TerminationReason]
 
 
 def log(msg: str) -> None:

@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 import yaml
 
+from otel_streamslo.lifecycle import TerminationReason
 from otel_streamslo.semconv import DURATION_BUCKETS
 
 NATIVE_VERSION = "streamslo/v1"
@@ -24,19 +25,7 @@ OPENSLO_VERSION = "openslo/v1"
 WINDOW_PLACEHOLDER = "{{.window}}"
 
 OUTCOMES: tuple[str, ...] = ("good", "bad", "excluded")
-TERMINATION_REASONS: tuple[str, ...] = (
-    "completed",
-    "length",
-    "content_filter",
-    "server_error_event",
-    "connection_dropped",
-    "idle_timeout",
-    "truncated",
-    "request_failed",
-    "client_cancelled",
-    "client_abandoned",
-    "consumer_error",
-)
+TERMINATION_REASONS: tuple[str, ...] = tuple(r.value for r in TerminationReason)
 # SLO periods whose burn-rate windows (5m ... 3d) and factors (14.4, 6, 3, 1) follow the SRE workbook.
 PERIODS: tuple[str, ...] = ("28d", "30d")
 LATENCY_SOURCES: tuple[str, ...] = ("histogram", "spans")
