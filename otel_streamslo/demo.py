@@ -149,46 +149,37 @@ def _headers(plan: Plan, args: argparse.Namespace) -> dict[str, str]:
     }
 
 
-async def _openai_call(client: Any, plan: Plan, args: argparse.Namespace, i: int) -> None:
+async def _open_stream(provider: str, client: Any, plan: Plan, args: argparse.Namespace, i: int) -> Any:
+    messages = [{"role": "user", "content": f"demo request {i}"}]
+    headers = _headers(plan, args)
+    if provider == "openai":
+        return await client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=messages,
+            stream=True,
+            stream_options={"include_usage": True},
+            extra_headers=headers,
+        )
+    return await client.messages.create(
+        model="claude-sonnet-4-5", max_tokens=1024, messages=messages, stream=True, extra_headers=headers
+    )
+
+
+async def _call(provider: str, client: Any, plan: Plan, args: argparse.Namespace, i: int) -> None:
+    """One streamed call, read like an app would: to the end, or closed early when planned."""
+    import anthropic
     import openai
 
     try:
-        stream = await client.chat.completions.create(
-            model="gpt-4o-mini",
-            messages=[{"role": "user", "content": f"demo request {i}"}],
-            stream=True,
-            stream_options={"include_usage": True},
-            extra_headers=_headers(plan, args),
-        )
+        stream = await _open_stream(provider, client, plan, args, i)
         n = 0
         async for _ in stream:
             n += 1
             if plan.cancel_after is not None and n >= plan.cancel_after:
                 await stream.close()
                 break
-    except openai.OpenAIError:
+    except (openai.OpenAIError, anthropic.AnthropicError):
         pass  # the app would retry or show an error; the span already says what happened
-
-
-async def _anthropic_call(client: Any, plan: Plan, args: argparse.Namespace, i: int) -> None:
-    import anthropic
-
-    try:
-        stream = await client.messages.create(
-            model="claude-sonnet-4-5",
-            max_tokens=1024,
-            messages=[{"role": "user", "content": f"demo request {i}"}],
-            stream=True,
-            extra_headers=_headers(plan, args),
-        )
-        n = 0
-        async for _ in stream:
-            n += 1
-            if plan.cancel_after is not None and n >= plan.cancel_after:
-                await stream.close()
-                break
-    except anthropic.AnthropicError:
-        pass
 
 
 async def drive(args: argparse.Namespace, base_url: str, plans: Sequence[Plan]) -> None:
@@ -202,7 +193,6 @@ async def drive(args: argparse.Namespace, base_url: str, plans: Sequence[Plan]) 
             max_retries=0,
             timeout=openai.Timeout(30.0, read=args.read_timeout),
         )
-        call = _openai_call
     else:
         import anthropic
 
@@ -212,12 +202,11 @@ async def drive(args: argparse.Namespace, base_url: str, plans: Sequence[Plan]) 
             max_retries=0,
             timeout=anthropic.Timeout(30.0, read=args.read_timeout),
         )
-        call = _anthropic_call
     sem = asyncio.Semaphore(max(1, args.concurrency))
 
     async def one(i: int, plan: Plan) -> None:
         async with sem:
-            await call(client, plan, args, i)
+            await _call(args.provider, client, plan, args, i)
 
     try:
         await asyncio.gather(*(one(i, p) for i, p in enumerate(plans)))

@@ -97,6 +97,23 @@ def instrument_openai(telemetry: Telemetry) -> Iterator[Telemetry]:
         gc.collect()
 
 
+@pytest.fixture
+def instrument_both(telemetry: Telemetry) -> Iterator[Telemetry]:
+    """Both SDK instrumentors on the in-memory pipeline."""
+    from otel_streamslo.anthropic import AnthropicStreamInstrumentor
+    from otel_streamslo.openai import OpenAIStreamInstrumentor
+
+    insts = [OpenAIStreamInstrumentor(), AnthropicStreamInstrumentor()]
+    for inst in insts:
+        inst.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+    try:
+        yield telemetry
+    finally:
+        for inst in insts:
+            inst.uninstrument()
+        gc.collect()
+
+
 @pytest.fixture(scope="session")
 def chaos() -> Iterator[Any]:
     from otel_streamslo.chaos import ChaosServer

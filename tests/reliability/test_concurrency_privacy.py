@@ -8,14 +8,12 @@ import logging
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
 import openai
 import pytest
 
-from otel_streamslo.anthropic import AnthropicStreamInstrumentor
 from otel_streamslo.openai import OpenAIStreamInstrumentor
 from tests.conftest import Telemetry
 from tests.reliability.drivers import MODES, run_sync
@@ -31,18 +29,6 @@ REASON = {
     "content_filter": "content_filter",
     "tool_calls": "completed",
 }
-
-
-@pytest.fixture
-def both(telemetry: Telemetry) -> Iterator[Telemetry]:
-    insts = [OpenAIStreamInstrumentor(), AnthropicStreamInstrumentor()]
-    for inst in insts:
-        inst.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
-    try:
-        yield telemetry
-    finally:
-        for inst in insts:
-            inst.uninstrument()
 
 
 def _check_counts(tel: Telemetry, faults: list[str], sdk_of: list[str]) -> None:
@@ -61,7 +47,7 @@ def _check_counts(tel: Telemetry, faults: list[str], sdk_of: list[str]) -> None:
 
 
 @pytest.mark.slow
-async def test_1000_concurrent_async_streams(both: Telemetry, chaos: Any) -> None:
+async def test_1000_concurrent_async_streams(instrument_both: Telemetry, chaos: Any) -> None:
     n = 1000
     faults = [MIXED[i % len(MIXED)] for i in range(n)]
     sdks = ["openai" if i % 2 == 0 else "anthropic" for i in range(n)]
@@ -97,7 +83,7 @@ async def test_1000_concurrent_async_streams(both: Telemetry, chaos: Any) -> Non
                 stream = None
             started += 1
             if started == n:
-                peak_active.append(both.active())  # the last starter looks before anyone reads on
+                peak_active.append(instrument_both.active())  # the last starter looks before anyone reads on
                 all_started.set()
             await asyncio.wait_for(all_started.wait(), 120)
             if stream is None:
@@ -117,15 +103,17 @@ async def test_1000_concurrent_async_streams(both: Telemetry, chaos: Any) -> Non
         await an.close()
     # 1,000 streams in flight at once, minus the 503s that never opened a stream
     assert peak_active == [n - faults.count("http_503")]
-    _check_counts(both, faults, sdks)
-    spans = both.spans()
+    _check_counts(instrument_both, faults, sdks)
+    spans = instrument_both.spans()
     assert sum(r for r in results if r) == sum(
         (s.attributes or {})["streamslo.chunks.delivered"] for s in spans
     )
 
 
 @pytest.mark.slow
-def test_64_threads_of_sync_streams(both: Telemetry, chaos: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_64_threads_of_sync_streams(
+    instrument_both: Telemetry, chaos: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.reliability import drivers
 
     monkeypatch.setattr(drivers, "READ_TIMEOUT", 60.0)  # 64 threads share one GIL: no stall faults here
@@ -156,7 +144,7 @@ def test_64_threads_of_sync_streams(both: Telemetry, chaos: Any, monkeypatch: py
         th.join(120)
     assert errors == []
     assert len(faults) == 64 * per_thread
-    _check_counts(both, faults, sdks)
+    _check_counts(instrument_both, faults, sdks)
 
 
 def _export_text(tel: Telemetry) -> str:
@@ -171,7 +159,7 @@ def _export_text(tel: Telemetry) -> str:
 
 
 def test_default_export_has_no_prompt_or_completion_text(
-    both: Telemetry, chaos: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    instrument_both: Telemetry, chaos: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     secret = f"SECRET-{uuid.uuid4().hex}"
     from tests.reliability import drivers
@@ -193,8 +181,8 @@ def test_default_export_has_no_prompt_or_completion_text(
                     "http_429",
                 ):
                     run_sync(sdk, style, mode, chaos, fault)
-    text = _export_text(both)
-    assert len(both.spans()) == 2 * 2 * 4 * 7
+    text = _export_text(instrument_both)
+    assert len(instrument_both.spans()) == 2 * 2 * 4 * 7
     assert secret not in text
     # completion text streamed by the chaos provider: "tok0 tok1 ..." (and tool arguments)
     assert "tok1 " not in text and "Paris" not in text

@@ -7,9 +7,7 @@ app sees is the SDK's own.
 
 from __future__ import annotations
 
-import importlib.util
 import traceback
-from collections.abc import Iterator
 from typing import Any, Optional
 
 import pytest
@@ -33,9 +31,7 @@ FAULTS: dict[str, str] = {
     "http_400": "request_failed",
 }
 STATUS = {"http_429": 429, "http_503": 503, "http_400": 400}
-SDKS = ["openai"]
-if importlib.util.find_spec("otel_streamslo.anthropic") is not None:
-    SDKS.append("anthropic")
+SDKS = ["openai", "anthropic"]
 
 
 def expected_reason(fault: str, style: str, mode: str) -> str:
@@ -49,22 +45,8 @@ def expected_reason(fault: str, style: str, mode: str) -> str:
 
 
 @pytest.fixture
-def instrumented(telemetry: Telemetry) -> Iterator[Telemetry]:
-    insts: list[Any] = []
-    from otel_streamslo.openai import OpenAIStreamInstrumentor
-
-    insts.append(OpenAIStreamInstrumentor())
-    if "anthropic" in SDKS:
-        from otel_streamslo.anthropic import AnthropicStreamInstrumentor
-
-        insts.append(AnthropicStreamInstrumentor())
-    for inst in insts:
-        inst.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
-    try:
-        yield telemetry
-    finally:
-        for inst in insts:
-            inst.uninstrument()
+def instrumented(instrument_both: Telemetry) -> Telemetry:
+    return instrument_both
 
 
 def check(tel: Telemetry, sdk: str, fault: str, style: str, mode: str, seen: Observed) -> None:
