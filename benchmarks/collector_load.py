@@ -37,7 +37,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from benchmarks._common import BENCH, CACHE, ROOT, write_result
-from otel_streamslo.lifecycle import TerminationReason
+from otel_streamslo.core.lifecycle import TerminationReason
 
 COLLECTOR = ROOT / "collector"
 BINARY = COLLECTOR / "_build" / "otelcol-streamslo"

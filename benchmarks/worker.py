@@ -195,11 +195,11 @@ def setup_variant(sdk: str, variant: str, tp: TracerProvider, mp: MeterProvider)
 
         info["module"] = os.path.dirname(otel_streamslo.__file__)
         if sdk == "openai":
-            from otel_streamslo.openai import OpenAIStreamInstrumentor
+            from otel_streamslo.instrumentation.openai import OpenAIStreamInstrumentor
 
             OpenAIStreamInstrumentor().instrument(tracer_provider=tp, meter_provider=mp)
         else:
-            from otel_streamslo.anthropic import AnthropicStreamInstrumentor
+            from otel_streamslo.instrumentation.anthropic import AnthropicStreamInstrumentor
 
             AnthropicStreamInstrumentor().instrument(tracer_provider=tp, meter_provider=mp)
     elif variant == "sdk_native":

@@ -13,8 +13,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otel_streamslo.lifecycle import Event
-from otel_streamslo.recorder import open_records
+from otel_streamslo.core.lifecycle import Event
+from otel_streamslo.core.record import open_records
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -86,7 +86,7 @@ def telemetry() -> Iterator[Telemetry]:
 
 @pytest.fixture
 def instrument_openai(telemetry: Telemetry) -> Iterator[Telemetry]:
-    from otel_streamslo.openai import OpenAIStreamInstrumentor
+    from otel_streamslo.instrumentation.openai import OpenAIStreamInstrumentor
 
     inst = OpenAIStreamInstrumentor()
     inst.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
@@ -100,8 +100,8 @@ def instrument_openai(telemetry: Telemetry) -> Iterator[Telemetry]:
 @pytest.fixture
 def instrument_both(telemetry: Telemetry) -> Iterator[Telemetry]:
     """Both SDK instrumentors on the in-memory pipeline."""
-    from otel_streamslo.anthropic import AnthropicStreamInstrumentor
-    from otel_streamslo.openai import OpenAIStreamInstrumentor
+    from otel_streamslo.instrumentation.anthropic import AnthropicStreamInstrumentor
+    from otel_streamslo.instrumentation.openai import OpenAIStreamInstrumentor
 
     insts = [OpenAIStreamInstrumentor(), AnthropicStreamInstrumentor()]
     for inst in insts:

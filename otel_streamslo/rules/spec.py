@@ -17,8 +17,8 @@ from typing import Any, Optional
 
 import yaml
 
-from otel_streamslo.lifecycle import TerminationReason
-from otel_streamslo.semconv import DURATION_BUCKETS
+from otel_streamslo.core.lifecycle import TerminationReason
+from otel_streamslo.core.semconv import DURATION_BUCKETS
 
 NATIVE_VERSION = "streamslo/v1"
 OPENSLO_VERSION = "openslo/v1"

@@ -22,7 +22,7 @@ import pytest
 from anthropic.types import MessageParam
 from opentelemetry.sdk.trace import ReadableSpan
 
-from otel_streamslo.anthropic import AnthropicStreamInstrumentor
+from otel_streamslo.instrumentation.anthropic import AnthropicStreamInstrumentor
 from tests.conftest import Telemetry
 
 # A full gc.collect() (the fixtures run several per test, to detect abandoned streams) walks every

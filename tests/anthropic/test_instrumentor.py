@@ -8,7 +8,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from otel_streamslo.anthropic import AnthropicStreamInstrumentor
+from otel_streamslo.instrumentation.anthropic import AnthropicStreamInstrumentor
 from tests.anthropic.conftest import MODEL, MSG, Harness, instrument
 from tests.conftest import Telemetry
 

@@ -15,8 +15,8 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.trace import NoOpTracerProvider, StatusCode
 
-from otel_streamslo.anthropic_native import native_spans_mode
-from otel_streamslo.config import ENV_ANTHROPIC_NATIVE
+from otel_streamslo.core.config import ENV_ANTHROPIC_NATIVE
+from otel_streamslo.instrumentation.anthropic.native_spans import native_spans_mode
 from tests.anthropic.conftest import MODEL, MSG, OUR_SCOPE, SDK_SCOPE, Harness, instrument
 from tests.conftest import Telemetry
 
@@ -228,7 +228,7 @@ def test_mode_from_kwarg_env_and_default() -> None:
 
 
 def test_env_selects_replace(telemetry: Telemetry, chaos: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from otel_streamslo.anthropic import AnthropicStreamInstrumentor
+    from otel_streamslo.instrumentation.anthropic import AnthropicStreamInstrumentor
 
     monkeypatch.setenv(ENV_ANTHROPIC_NATIVE, "replace")
     inst = AnthropicStreamInstrumentor()

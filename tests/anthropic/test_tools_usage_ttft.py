@@ -16,11 +16,15 @@ from anthropic.types import (
     RawMessageStopEvent,
 )
 
-from otel_streamslo.anthropic_adapters import MessagesAdapter, classify_anthropic_error, input_tokens_of
-from otel_streamslo.config import Settings
-from otel_streamslo.lifecycle import Event
-from otel_streamslo.recorder import StreamRecord
-from otel_streamslo.telemetry import make_telemetry
+from otel_streamslo.core.config import Settings
+from otel_streamslo.core.lifecycle import Event
+from otel_streamslo.core.record import StreamRecord
+from otel_streamslo.core.telemetry import make_telemetry
+from otel_streamslo.instrumentation.anthropic.adapters import (
+    MessagesAdapter,
+    classify_anthropic_error,
+    input_tokens_of,
+)
 from tests.anthropic.conftest import MODEL, MSG, Harness
 from tests.conftest import Telemetry
 

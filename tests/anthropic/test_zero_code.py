@@ -48,7 +48,7 @@ EXIT_APP = textwrap.dedent(
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor, ConsoleSpanExporter
-    from otel_streamslo.anthropic import AnthropicStreamInstrumentor
+    from otel_streamslo.instrumentation.anthropic import AnthropicStreamInstrumentor
 
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from otel_streamslo.lifecycle import (
+from otel_streamslo.core.lifecycle import (
     TRANSITIONS,
     Event,
     LifecycleError,

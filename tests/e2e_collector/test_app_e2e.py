@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otel_streamslo.openai import OpenAIStreamInstrumentor
+from otel_streamslo.instrumentation.openai import OpenAIStreamInstrumentor
 from tests.e2e_collector.collector_harness import (
     BINARY,
     CONFIG_CONTRIB,

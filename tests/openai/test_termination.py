@@ -261,7 +261,7 @@ def test_slow_ttft_measures_first_content_not_role_chunk(instrument_openai: Tele
 
 
 def test_latency_sli_uses_the_ttft_threshold(telemetry: Telemetry, chaos: Any) -> None:
-    from otel_streamslo.openai import OpenAIStreamInstrumentor
+    from otel_streamslo.instrumentation.openai import OpenAIStreamInstrumentor
 
     inst = OpenAIStreamInstrumentor()
     inst.instrument(tracer_provider=telemetry.tracer_provider, ttft_threshold=0.3)
@@ -291,7 +291,7 @@ def test_latency_sli_uses_the_ttft_threshold(telemetry: Telemetry, chaos: Any) -
 
 
 async def test_progress_events_are_bounded(telemetry: Telemetry, chaos: Any) -> None:
-    from otel_streamslo.openai import OpenAIStreamInstrumentor
+    from otel_streamslo.instrumentation.openai import OpenAIStreamInstrumentor
 
     inst = OpenAIStreamInstrumentor()
     inst.instrument(

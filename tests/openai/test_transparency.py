@@ -10,7 +10,7 @@ from openai.lib.streaming.chat import _completions as chat_helpers
 from openai.resources.chat.completions import completions as chat_resources
 from openai.resources.responses import responses as responses_resources
 
-from otel_streamslo.openai import OpenAIStreamInstrumentor
+from otel_streamslo.instrumentation.openai import OpenAIStreamInstrumentor
 from tests.conftest import Telemetry
 from tests.openai.test_termination import sync_client
 

@@ -34,7 +34,7 @@ EXIT_APP = textwrap.dedent(
     import os, openai
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor, ConsoleSpanExporter
-    from otel_streamslo.openai import OpenAIStreamInstrumentor
+    from otel_streamslo.instrumentation.openai import OpenAIStreamInstrumentor
 
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))

@@ -14,7 +14,7 @@ import anthropic
 import openai
 import pytest
 
-from otel_streamslo.openai import OpenAIStreamInstrumentor
+from otel_streamslo.instrumentation.openai import OpenAIStreamInstrumentor
 from tests.conftest import Telemetry
 from tests.reliability.drivers import MODES, run_sync
 

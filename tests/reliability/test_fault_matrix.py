@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import pytest
 
-from otel_streamslo.lifecycle import OutcomePolicy, TerminationReason
+from otel_streamslo.core.lifecycle import OutcomePolicy, TerminationReason
 from tests.conftest import Telemetry
 from tests.reliability.drivers import MODES, Observed, run_async, run_sync
 

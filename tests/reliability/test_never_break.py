@@ -15,7 +15,7 @@ import pytest
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 
-from otel_streamslo.openai import OpenAIStreamInstrumentor
+from otel_streamslo.instrumentation.openai import OpenAIStreamInstrumentor
 from tests.conftest import Telemetry
 from tests.openai.test_transparency import observe
 

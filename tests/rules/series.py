@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Optional
 
-from otel_streamslo.semconv import DURATION_BUCKETS, TOKEN_BUCKETS
+from otel_streamslo.core.semconv import DURATION_BUCKETS, TOKEN_BUCKETS
 
 REPO = Path(__file__).resolve().parents[2]
 COLLECTOR_BINARY = REPO / "collector" / "_build" / "otelcol-streamslo"

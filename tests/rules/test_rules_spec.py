@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from otel_streamslo.core.semconv import DURATION_BUCKETS
 from otel_streamslo.rules import spec as specmod
 from otel_streamslo.rules.spec import SpecError, load_spec, parse_selector, parse_spec
-from otel_streamslo.semconv import DURATION_BUCKETS
 
 from .conftest import SLO_DIR
 
@@ -211,7 +211,7 @@ def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
 
 
 def test_termination_reasons_match_the_lifecycle() -> None:
-    lifecycle = pytest.importorskip("otel_streamslo.lifecycle")
+    lifecycle = pytest.importorskip("otel_streamslo.core.lifecycle")
     assert set(specmod.TERMINATION_REASONS) == {r.value for r in lifecycle.TerminationReason}
     assert set(specmod.OUTCOMES) == {o.value for o in lifecycle.Outcome}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from otel_streamslo.proxy import notify_closed, notify_exit
+from otel_streamslo.core.proxy import notify_closed, notify_exit
 
 
 def raw_stream_of(helper: Any) -> Any:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from otel_streamslo.lifecycle import Event
-from otel_streamslo.recorder import StreamRecord
+from otel_streamslo.core.lifecycle import Event
+from otel_streamslo.core.record import StreamRecord
 
 CHAT_FINISH: dict[str, Event] = {
     "stop": Event.FINISH_COMPLETED,

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from otel_streamslo.instrumentation import Wrapper, attach_span, detach_span
-from otel_streamslo.lifecycle import Event
-from otel_streamslo.proxy import Adapter, AsyncStreamProxy, RawResponseProxy, SyncStreamProxy
-from otel_streamslo.recorder import StreamRecord
-from otel_streamslo.telemetry import Telemetry
+from otel_streamslo.core.lifecycle import Event
+from otel_streamslo.core.patching import Wrapper, attach_span, detach_span
+from otel_streamslo.core.proxy import Adapter, AsyncStreamProxy, RawResponseProxy, SyncStreamProxy
+from otel_streamslo.core.record import StreamRecord
+from otel_streamslo.core.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 

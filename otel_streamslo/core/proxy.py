@@ -2,7 +2,7 @@
 
 The proxies hand the application exactly the chunks, exceptions, return values and
 context-manager behaviour of the wrapped stream; on the side they feed a
-:class:`~otel_streamslo.recorder.StreamRecord`. Their own errors are swallowed. The span is
+:class:`~otel_streamslo.core.record.StreamRecord`. Their own errors are swallowed. The span is
 never attached as current context across the consumer's iteration.
 """
 
@@ -16,8 +16,8 @@ from typing import Any, Callable, Optional, Protocol
 
 import wrapt
 
-from otel_streamslo.lifecycle import Event
-from otel_streamslo.recorder import StreamRecord
+from otel_streamslo.core.lifecycle import Event
+from otel_streamslo.core.record import StreamRecord
 
 logger = logging.getLogger(__name__)
 

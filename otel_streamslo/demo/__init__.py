@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otel_streamslo.report import render, summarise
+from otel_streamslo.demo.report import render, summarise
 
 # A realistic day at a busy provider, exaggerated so a few hundred calls show every failure mode.
 DEFAULT_MIX: dict[str, float] = {
@@ -131,9 +131,9 @@ def setup_telemetry() -> Telemetry:
 
 def _instrument(tel: Telemetry, provider: str) -> None:
     if provider == "openai":
-        from otel_streamslo.openai import OpenAIStreamInstrumentor as Inst
+        from otel_streamslo.instrumentation.openai import OpenAIStreamInstrumentor as Inst
     else:
-        from otel_streamslo.anthropic import AnthropicStreamInstrumentor as Inst  # type: ignore[assignment]
+        from otel_streamslo.instrumentation.anthropic import AnthropicStreamInstrumentor as Inst  # type: ignore[assignment]
     inst = Inst()
     if not inst.is_instrumented_by_opentelemetry:
         inst.instrument(tracer_provider=tel.tracer_provider, meter_provider=tel.meter_provider)
@@ -256,7 +256,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _as_json(rep: Any, served: Counter[str], elapsed: float) -> dict[str, Any]:
-    from otel_streamslo.report import percentile
+    from otel_streamslo.demo.report import percentile
 
     return {
         "streams": rep.streams,

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from otel_streamslo import semconv as sc
+from otel_streamslo.core import semconv as sc
 
 
 def percentile(values: Sequence[float], q: float) -> Optional[float]:

@@ -19,8 +19,8 @@ from typing import Any, Optional
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from otel_streamslo import semconv as sc
-from otel_streamslo.lifecycle import (
+from otel_streamslo.core import semconv as sc
+from otel_streamslo.core.lifecycle import (
     Event,
     LifecycleError,
     Outcome,
@@ -28,7 +28,7 @@ from otel_streamslo.lifecycle import (
     StreamLifecycle,
     TerminationReason,
 )
-from otel_streamslo.telemetry import Telemetry
+from otel_streamslo.core.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class StreamRecord:
         """Start the record (and its span, unless ``span`` is given).
 
         ``span`` is an already started span to record into instead of starting one, e.g. the
-        SDK's own call span (see ``otel_streamslo.anthropic_native``); it gets the same start
+        SDK's own call span (see ``otel_streamslo.instrumentation.anthropic.native_spans``); it gets the same start
         attributes and is ended by :meth:`end` like one the record started.
         """
         self.tel = tel

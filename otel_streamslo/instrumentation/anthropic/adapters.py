@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from otel_streamslo.lifecycle import Event
-from otel_streamslo.recorder import StreamRecord
+from otel_streamslo.core.lifecycle import Event
+from otel_streamslo.core.record import StreamRecord
 
 STOP_REASONS: dict[str, Event] = {
     "end_turn": Event.FINISH_COMPLETED,

@@ -8,8 +8,8 @@ from typing import Any, Optional
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import Counter, Histogram, Meter, UpDownCounter
 
-from otel_streamslo import semconv as sc
-from otel_streamslo.config import Settings
+from otel_streamslo.core import semconv as sc
+from otel_streamslo.core.config import Settings
 from otel_streamslo.version import __version__
 
 SCOPE = "otel_streamslo"

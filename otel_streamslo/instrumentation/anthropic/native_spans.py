@@ -41,8 +41,8 @@ from typing import Any, Callable, Optional
 import wrapt
 from opentelemetry.trace import Span, Status, StatusCode
 
-from otel_streamslo import semconv as sc
-from otel_streamslo.config import ENV_ANTHROPIC_NATIVE
+from otel_streamslo.core import semconv as sc
+from otel_streamslo.core.config import ENV_ANTHROPIC_NATIVE
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from otel_streamslo.lifecycle import OutcomePolicy
+from otel_streamslo.core.lifecycle import OutcomePolicy
 
 ENV_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 ENV_PROGRESS_TOKENS = "OTEL_STREAMSLO_PROGRESS_EVERY_TOKENS"

@@ -14,9 +14,9 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
-from otel_streamslo.config import load_settings
-from otel_streamslo.recorder import StreamRecord, abandon_open_records
-from otel_streamslo.telemetry import Telemetry, make_telemetry
+from otel_streamslo.core.config import load_settings
+from otel_streamslo.core.record import StreamRecord, abandon_open_records
+from otel_streamslo.core.telemetry import Telemetry, make_telemetry
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Shared core: lifecycle, record, proxies, call wrapper, patching. No SDK imports."""

@@ -1,0 +1,1 @@
+"""One instrumentor package per SDK."""
