@@ -1,4 +1,4 @@
-"""Stable import path of the Anthropic instrumentor (the code lives in ``otel_streamslo.instrumentation.anthropic``)."""
+"""Stable import path of the Anthropic instrumentor (code: ``otel_streamslo.instrumentation.anthropic``)."""
 
 from otel_streamslo.instrumentation.anthropic import AnthropicStreamInstrumentor
 

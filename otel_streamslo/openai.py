@@ -1,4 +1,4 @@
-"""Stable import path of the OpenAI instrumentor (the code lives in ``otel_streamslo.instrumentation.openai``)."""
+"""Stable import path of the OpenAI instrumentor (code: ``otel_streamslo.instrumentation.openai``)."""
 
 from otel_streamslo.instrumentation.openai import OpenAIStreamInstrumentor
 

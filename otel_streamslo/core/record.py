@@ -110,7 +110,7 @@ class StreamRecord:
         """Start the record (and its span, unless ``span`` is given).
 
         ``span`` is an already started span to record into instead of starting one, e.g. the
-        SDK's own call span (see ``otel_streamslo.instrumentation.anthropic.native_spans``); it gets the same start
+        SDK's own call span (see ``instrumentation.anthropic.native_spans``); it gets the same start
         attributes and is ended by :meth:`end` like one the record started.
         """
         self.tel = tel

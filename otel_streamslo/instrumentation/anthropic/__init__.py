@@ -294,7 +294,7 @@ class AnthropicStreamInstrumentor(StreamInstrumentor):
     """Instruments streamed Messages calls of the ``anthropic`` SDK (``instrument()`` / ``uninstrument()``).
 
     Extra ``instrument()`` keyword: ``anthropic_native_spans="enrich" | "replace"`` (env
-    ``OTEL_STREAMSLO_ANTHROPIC_NATIVE_SPANS``), see :mod:`otel_streamslo.instrumentation.anthropic.native_spans`.
+    ``OTEL_STREAMSLO_ANTHROPIC_NATIVE_SPANS``), see :mod:`.native_spans`.
     """
 
     _instruments: Collection[str] = ("anthropic >= 0.40",)
