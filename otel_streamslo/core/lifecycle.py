@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
 
 
 class State(enum.Enum):
@@ -73,55 +73,81 @@ class LifecycleError(RuntimeError):
     """An event arrived that the transition table does not allow in the current state."""
 
 
-R = TerminationReason
-_FINISH_REASON: Mapping[Event, TerminationReason] = {
-    Event.FINISH_COMPLETED: R.COMPLETED,
-    Event.FINISH_LENGTH: R.LENGTH,
-    Event.FINISH_CONTENT_FILTER: R.CONTENT_FILTER,
+#: Finish events and the reason a stream ends with when its end marker follows.
+FINISH_EVENTS: Mapping[Event, TerminationReason] = {
+    Event.FINISH_COMPLETED: TerminationReason.COMPLETED,
+    Event.FINISH_LENGTH: TerminationReason.LENGTH,
+    Event.FINISH_CONTENT_FILTER: TerminationReason.CONTENT_FILTER,
 }
 
-# Events that end a stream the same way from every live state once the response is open.
-_ABORTS: Mapping[Event, TerminationReason] = {
-    Event.ERROR_EVENT: R.SERVER_ERROR_EVENT,
-    Event.TRANSPORT_ERROR: R.CONNECTION_DROPPED,
-    Event.TIMEOUT: R.IDLE_TIMEOUT,
-    Event.CANCEL: R.CLIENT_CANCELLED,
-    Event.ABANDON: R.CLIENT_ABANDONED,
-    Event.CONSUMER_ERROR: R.CONSUMER_ERROR,
+
+class _Finished(enum.Enum):
+    """Transition target "end with the finish reason recorded earlier"."""
+
+    FINISHED = "finished"
+
+
+FINISHED = _Finished.FINISHED
+
+Target = Union[State, TerminationReason, _Finished]
+
+# Rules of this table (read it as h11's _state.py):
+# - a row is (state, event): target; the target is the next live state, a terminal reason, or
+#   FINISHED (the finish reason recorded when the stream entered FINISHING);
+# - a (state, event) pair that is not in the table is illegal: StreamLifecycle.feed raises
+#   LifecycleError, nothing passes silently;
+# - DONE has no rows: the terminal state is sticky and later events are ignored;
+# - the first finish event decides the finish reason; the end marker (or a clean end of
+#   iteration, for SDKs that hide it) turns it into the terminal reason.
+TRANSITIONS: Mapping[tuple[State, Event], Target] = {
+    # Request phase: nothing delivered yet.
+    (State.REQUESTING, Event.RESPONSE_OPENED): State.OPEN,
+    (State.REQUESTING, Event.REQUEST_FAILED): TerminationReason.REQUEST_FAILED,
+    (State.REQUESTING, Event.TRANSPORT_ERROR): TerminationReason.REQUEST_FAILED,
+    (State.REQUESTING, Event.TIMEOUT): TerminationReason.REQUEST_FAILED,
+    (State.REQUESTING, Event.CANCEL): TerminationReason.CLIENT_CANCELLED,
+    (State.REQUESTING, Event.ABANDON): TerminationReason.CLIENT_ABANDONED,
+    (State.REQUESTING, Event.CONSUMER_ERROR): TerminationReason.CONSUMER_ERROR,
+    # Response open, no content yet.
+    (State.OPEN, Event.TOKEN): State.STREAMING,
+    (State.OPEN, Event.FINISH_COMPLETED): State.FINISHING,
+    (State.OPEN, Event.FINISH_LENGTH): State.FINISHING,
+    (State.OPEN, Event.FINISH_CONTENT_FILTER): State.FINISHING,
+    (State.OPEN, Event.END_MARKER): TerminationReason.TRUNCATED,
+    (State.OPEN, Event.ERROR_EVENT): TerminationReason.SERVER_ERROR_EVENT,
+    (State.OPEN, Event.TRANSPORT_ERROR): TerminationReason.CONNECTION_DROPPED,
+    (State.OPEN, Event.TIMEOUT): TerminationReason.IDLE_TIMEOUT,
+    (State.OPEN, Event.CANCEL): TerminationReason.CLIENT_CANCELLED,
+    (State.OPEN, Event.ABANDON): TerminationReason.CLIENT_ABANDONED,
+    (State.OPEN, Event.CONSUMER_ERROR): TerminationReason.CONSUMER_ERROR,
+    (State.OPEN, Event.EOF): TerminationReason.TRUNCATED,
+    # Content flowing.
+    (State.STREAMING, Event.TOKEN): State.STREAMING,
+    (State.STREAMING, Event.FINISH_COMPLETED): State.FINISHING,
+    (State.STREAMING, Event.FINISH_LENGTH): State.FINISHING,
+    (State.STREAMING, Event.FINISH_CONTENT_FILTER): State.FINISHING,
+    (State.STREAMING, Event.END_MARKER): TerminationReason.TRUNCATED,
+    (State.STREAMING, Event.ERROR_EVENT): TerminationReason.SERVER_ERROR_EVENT,
+    (State.STREAMING, Event.TRANSPORT_ERROR): TerminationReason.CONNECTION_DROPPED,
+    (State.STREAMING, Event.TIMEOUT): TerminationReason.IDLE_TIMEOUT,
+    (State.STREAMING, Event.CANCEL): TerminationReason.CLIENT_CANCELLED,
+    (State.STREAMING, Event.ABANDON): TerminationReason.CLIENT_ABANDONED,
+    (State.STREAMING, Event.CONSUMER_ERROR): TerminationReason.CONSUMER_ERROR,
+    (State.STREAMING, Event.EOF): TerminationReason.TRUNCATED,
+    # Finish reason seen: more tokens / finishes may follow (n > 1, trailing usage chunks).
+    (State.FINISHING, Event.TOKEN): State.FINISHING,
+    (State.FINISHING, Event.FINISH_COMPLETED): State.FINISHING,
+    (State.FINISHING, Event.FINISH_LENGTH): State.FINISHING,
+    (State.FINISHING, Event.FINISH_CONTENT_FILTER): State.FINISHING,
+    (State.FINISHING, Event.END_MARKER): FINISHED,
+    (State.FINISHING, Event.ERROR_EVENT): TerminationReason.SERVER_ERROR_EVENT,
+    (State.FINISHING, Event.TRANSPORT_ERROR): TerminationReason.CONNECTION_DROPPED,
+    (State.FINISHING, Event.TIMEOUT): TerminationReason.IDLE_TIMEOUT,
+    (State.FINISHING, Event.CANCEL): TerminationReason.CLIENT_CANCELLED,
+    (State.FINISHING, Event.ABANDON): TerminationReason.CLIENT_ABANDONED,
+    (State.FINISHING, Event.CONSUMER_ERROR): TerminationReason.CONSUMER_ERROR,
+    (State.FINISHING, Event.EOF): TerminationReason.TRUNCATED,
 }
-
-# A transition target is the next live state or a terminal reason. For FINISHING, END_MARKER
-# ends with the finish reason recorded earlier (None in the table means "that one").
-
-
-def _build_table() -> dict[tuple[State, Event], State | TerminationReason | None]:
-    t: dict[tuple[State, Event], State | TerminationReason | None] = {
-        (State.REQUESTING, Event.RESPONSE_OPENED): State.OPEN,
-        (State.REQUESTING, Event.REQUEST_FAILED): R.REQUEST_FAILED,
-        (State.REQUESTING, Event.TRANSPORT_ERROR): R.REQUEST_FAILED,
-        (State.REQUESTING, Event.TIMEOUT): R.REQUEST_FAILED,
-        (State.REQUESTING, Event.CANCEL): R.CLIENT_CANCELLED,
-        (State.REQUESTING, Event.ABANDON): R.CLIENT_ABANDONED,
-        (State.REQUESTING, Event.CONSUMER_ERROR): R.CONSUMER_ERROR,
-    }
-    for live in (State.OPEN, State.STREAMING, State.FINISHING):
-        for ev, reason in _ABORTS.items():
-            t[(live, ev)] = reason
-        t[(live, Event.EOF)] = R.TRUNCATED
-    for live in (State.OPEN, State.STREAMING):
-        t[(live, Event.TOKEN)] = State.STREAMING
-        t[(live, Event.END_MARKER)] = R.TRUNCATED
-        for ev in _FINISH_REASON:
-            t[(live, ev)] = State.FINISHING
-    # Several choices (n > 1) or trailing usage chunks: more tokens / finishes after a finish.
-    t[(State.FINISHING, Event.TOKEN)] = State.FINISHING
-    for ev in _FINISH_REASON:
-        t[(State.FINISHING, ev)] = State.FINISHING
-    t[(State.FINISHING, Event.END_MARKER)] = None
-    return t
-
-
-TRANSITIONS: Mapping[tuple[State, Event], State | TerminationReason | None] = _build_table()
 
 
 @dataclass
@@ -161,10 +187,10 @@ class StreamLifecycle:
             self.first_token_ns = now_ns
         if isinstance(target, State):
             if target is State.FINISHING and self.finish is None:
-                self.finish = _FINISH_REASON[event]
+                self.finish = FINISH_EVENTS[event]
             self.state = target
             return None
-        reason = target if target is not None else self.finish
+        reason = target if isinstance(target, TerminationReason) else self.finish
         assert reason is not None  # FINISHING always recorded a finish reason
         self.state = State.DONE
         self.reason = reason
@@ -190,9 +216,15 @@ class OutcomePolicy:
     no status (connect errors), excluded for other 4xx.
     """
 
-    good: frozenset[TerminationReason] = frozenset({R.COMPLETED, R.LENGTH, R.CONTENT_FILTER})
+    good: frozenset[TerminationReason] = frozenset(
+        {TerminationReason.COMPLETED, TerminationReason.LENGTH, TerminationReason.CONTENT_FILTER}
+    )
     excluded: frozenset[TerminationReason] = frozenset(
-        {R.CLIENT_CANCELLED, R.CLIENT_ABANDONED, R.CONSUMER_ERROR}
+        {
+            TerminationReason.CLIENT_CANCELLED,
+            TerminationReason.CLIENT_ABANDONED,
+            TerminationReason.CONSUMER_ERROR,
+        }
     )
 
     def __post_init__(self) -> None:
@@ -219,7 +251,7 @@ class OutcomePolicy:
         if reason in self.excluded:
             return Outcome.EXCLUDED
         client_error = http_status is not None and 400 <= http_status < 500 and http_status != 429
-        if reason is R.REQUEST_FAILED and client_error:
+        if reason is TerminationReason.REQUEST_FAILED and client_error:
             return Outcome.EXCLUDED
         return Outcome.BAD
 

@@ -24,16 +24,7 @@ from typing import Any, Optional
 
 from otel_streamslo.core.lifecycle import Event
 from otel_streamslo.core.record import StreamRecord
-
-STOP_REASONS: dict[str, Event] = {
-    "end_turn": Event.FINISH_COMPLETED,
-    "tool_use": Event.FINISH_COMPLETED,
-    "stop_sequence": Event.FINISH_COMPLETED,
-    "pause_turn": Event.FINISH_COMPLETED,
-    "max_tokens": Event.FINISH_LENGTH,
-    "model_context_window_exceeded": Event.FINISH_LENGTH,
-    "refusal": Event.FINISH_CONTENT_FILTER,
-}
+from otel_streamslo.instrumentation.anthropic.finish import STOP_REASONS
 
 #: Content block types whose completion is a tool call the application may act on.
 TOOL_BLOCKS = frozenset({"tool_use"})

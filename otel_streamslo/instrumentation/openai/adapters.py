@@ -10,21 +10,7 @@ from typing import Any, Optional
 
 from otel_streamslo.core.lifecycle import Event
 from otel_streamslo.core.record import StreamRecord
-
-CHAT_FINISH: dict[str, Event] = {
-    "stop": Event.FINISH_COMPLETED,
-    "tool_calls": Event.FINISH_COMPLETED,
-    "function_call": Event.FINISH_COMPLETED,
-    "length": Event.FINISH_LENGTH,
-    "content_filter": Event.FINISH_CONTENT_FILTER,
-    "refusal": Event.FINISH_CONTENT_FILTER,
-    "error": Event.ERROR_EVENT,
-}
-
-RESPONSES_INCOMPLETE: dict[str, Event] = {
-    "max_output_tokens": Event.FINISH_LENGTH,
-    "content_filter": Event.FINISH_CONTENT_FILTER,
-}
+from otel_streamslo.instrumentation.openai.finish import CHAT_FINISH, RESPONSES_INCOMPLETE
 
 
 def classify_openai_error(exc: BaseException) -> Event:
