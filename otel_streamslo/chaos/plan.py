@@ -6,7 +6,7 @@ import abc
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal, Union
+from typing import Any, Literal, Optional, Union
 
 from otel_streamslo.chaos.faults import Fault
 
@@ -16,9 +16,9 @@ __all__ = [
     "Finish",
     "Frame",
     "Pause",
-    "Plan",
     "Reset",
     "Step",
+    "StreamPlan",
     "TextWire",
     "ToolCall",
     "arg_fragments",
@@ -79,7 +79,7 @@ TOOL_CALLS: tuple[ToolCall, ...] = (
 
 
 @dataclass(frozen=True)
-class Plan:
+class StreamPlan:
     """Everything a wire-format builder needs to script one response."""
 
     fault: Fault
@@ -92,6 +92,8 @@ class Plan:
     ttft_seconds: float = 2.5
     stall_seconds: float = 30.0
     include_usage: bool = False
+    #: In-stream error kind asked for by ``x-chaos-error-type`` (dialects with several kinds).
+    error_type: Optional[str] = None
 
     @property
     def at(self) -> int:
@@ -104,14 +106,14 @@ class Plan:
         return f"chaos{self.serial:06d}"
 
 
-def token_text(index: int, plan: Plan) -> str:
+def token_text(index: int, plan: StreamPlan) -> str:
     """Text of content token ``index`` (``huge_chunk`` makes one of them 1 MiB)."""
     if plan.fault.name == "huge_chunk" and index == min(plan.at, plan.tokens - 1):
         return "x" * HUGE_CHUNK_SIZE
     return f"tok{index} "
 
 
-def full_text(plan: Plan, count: int) -> str:
+def full_text(plan: StreamPlan, count: int) -> str:
     """Concatenated text of the first ``count`` tokens."""
     return "".join(token_text(i, plan) for i in range(count))
 
@@ -122,14 +124,14 @@ def arg_fragments(arguments: str, parts: int = 4) -> list[str]:
     return [arguments[i : i + size] for i in range(0, len(arguments), size)]
 
 
-def content_tokens(plan: Plan) -> int:
+def content_tokens(plan: StreamPlan) -> int:
     """Content tokens a text stream delivers in total under its fault."""
     if plan.fault.name in {"error_frame", "reset", "eof", "length", "content_filter"}:
         return plan.at
     return plan.tokens
 
 
-def text_finish(plan: Plan) -> Finish:
+def text_finish(plan: StreamPlan) -> Finish:
     """Finish of a text stream that reaches its end."""
     name = plan.fault.name
     if name == "length":
@@ -199,7 +201,7 @@ class TextWire(abc.ABC):
         """A frame missing a required field."""
 
 
-def _injected(plan: Plan, wire: TextWire) -> Iterator[Step]:
+def _injected(plan: StreamPlan, wire: TextWire) -> Iterator[Step]:
     """The fault step that strikes at the fault position without ending the stream."""
     name = plan.fault.name
     if name == "stall":
@@ -212,7 +214,7 @@ def _injected(plan: Plan, wire: TextWire) -> Iterator[Step]:
         yield wire.missing()
 
 
-def text_steps(plan: Plan, wire: TextWire) -> Iterator[Step]:
+def text_steps(plan: StreamPlan, wire: TextWire) -> Iterator[Step]:
     """Steps of a text stream under the plan's fault, in any wire format."""
     yield from wire.prelude()
     if plan.fault.name == "slow_ttft":

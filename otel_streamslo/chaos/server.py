@@ -14,7 +14,9 @@ from typing import Any, Callable, Optional
 
 import uvicorn
 
-from otel_streamslo.chaos.app import ChaosSettings, ChaosState, build_app, install_log_filter
+from otel_streamslo.chaos.app import build_app
+from otel_streamslo.chaos.playback import install_log_filter
+from otel_streamslo.chaos.state import ChaosSettings, ChaosState
 
 __all__ = ["ChaosServer"]
 

@@ -11,12 +11,13 @@ from hypothesis import strategies as st
 from openai._streaming import SSEDecoder
 
 from otel_streamslo.chaos import FAULTS, Fault
-from otel_streamslo.chaos.anthropic_sse import messages_stream
+from otel_streamslo.chaos.anthropic_messages import messages_stream
 from otel_streamslo.chaos.faults import HTTP_FAULTS
-from otel_streamslo.chaos.openai_sse import chat_stream, responses_stream
-from otel_streamslo.chaos.plan import Frame, Pause, Plan, Reset, Step
+from otel_streamslo.chaos.openai_chat import chat_stream
+from otel_streamslo.chaos.openai_responses import responses_stream
+from otel_streamslo.chaos.plan import Frame, Pause, Reset, Step, StreamPlan
 
-STREAMS: dict[str, Callable[[Plan], Iterator[Step]]] = {
+STREAMS: dict[str, Callable[[StreamPlan], Iterator[Step]]] = {
     "chat": chat_stream,
     "responses": responses_stream,
     "messages": messages_stream,
@@ -24,8 +25,8 @@ STREAMS: dict[str, Callable[[Plan], Iterator[Step]]] = {
 STREAM_FAULTS = [name for name in FAULTS if name not in HTTP_FAULTS and name != "huge_chunk"]
 
 
-def _plan(name: str, at: int | None, tokens: int, include_usage: bool = True) -> Plan:
-    return Plan(
+def _plan(name: str, at: int | None, tokens: int, include_usage: bool = True) -> StreamPlan:
+    return StreamPlan(
         fault=Fault(name, at),
         model="m",
         tokens=tokens,

@@ -1,18 +1,25 @@
-"""OpenAI wire formats: Chat Completions chunks and Responses API events (pure builders)."""
+"""OpenAI Responses API: ``POST /v1/responses``, its events and its non-streamed ``response``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from otel_streamslo.chaos.dialect import Dialect
+from otel_streamslo.chaos.fields import BadRequest, field_limits
+from otel_streamslo.chaos.openai_errors import ERROR_MESSAGE, error_reply
 from otel_streamslo.chaos.plan import (
     TOOL_CALLS,
     Finish,
     Frame,
     Pause,
-    Plan,
     Reset,
     Step,
+    StreamPlan,
     TextWire,
     arg_fragments,
     content_tokens,
@@ -21,186 +28,28 @@ from otel_streamslo.chaos.plan import (
     text_finish,
     text_steps,
 )
+from otel_streamslo.chaos.respond import handle
 
-__all__ = [
-    "ERROR_MESSAGE",
-    "chat_completion_body",
-    "chat_stream",
-    "error_body",
-    "response_body",
-    "responses_stream",
-]
-
-ERROR_MESSAGE = "The server had an error while processing your request."
-
-_ERRORS: dict[int, tuple[str, str, Optional[str]]] = {
-    400: ("chaos: injected bad request (http_400).", "invalid_request_error", "invalid_request"),
-    429: ("Rate limit reached for requests (chaos http_429).", "requests", "rate_limit_exceeded"),
-    500: (ERROR_MESSAGE, "server_error", None),
-    503: ("The engine is currently overloaded, please try again later.", "server_error", None),
-    529: ("The engine is currently overloaded, please try again later.", "server_error", None),
-}
+__all__ = ["RESPONSES", "ROUTES", "ResponsesWire", "response_body", "responses", "responses_stream"]
 
 
-def error_body(
-    status: int,
-    message: Optional[str] = None,
-    *,
-    type_: Optional[str] = None,
-    param: Optional[str] = None,
-    code: Optional[str] = None,
-) -> dict[str, Any]:
-    """OpenAI-shaped error body ``{"error": {"message", "type", "param", "code"}}``."""
-    default_message, default_type, default_code = _ERRORS.get(status, (ERROR_MESSAGE, "server_error", None))
-    return {
-        "error": {
-            "message": message or default_message,
-            "type": type_ or default_type,
-            "param": param,
-            "code": code if code is not None else default_code,
-        }
-    }
+def _responses_prompt(body: Mapping[str, Any]) -> Any:
+    """``input`` (string or array) and optional ``instructions``."""
+    value = body.get("input")
+    if value is None:
+        raise BadRequest("'input' is required.", "input")
+    if isinstance(value, str):
+        if not value:
+            raise BadRequest("'input' must not be empty.", "input")
+    elif not isinstance(value, list) or not value:
+        raise BadRequest("'input' must be a string or a non-empty array.", "input")
+    instructions = body.get("instructions")
+    if instructions is not None and not isinstance(instructions, str):
+        raise BadRequest("'instructions' must be a string.", "instructions")
+    return [instructions, value]
 
 
-def _chat_usage(plan: Plan, sent: int) -> dict[str, Any]:
-    return {
-        "prompt_tokens": plan.input_tokens,
-        "completion_tokens": sent,
-        "total_tokens": plan.input_tokens + sent,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {
-            "reasoning_tokens": 0,
-            "audio_tokens": 0,
-            "accepted_prediction_tokens": 0,
-            "rejected_prediction_tokens": 0,
-        },
-    }
-
-
-class ChatWire(TextWire):
-    """Chat Completions chunks (``data:`` lines only, ``[DONE]`` at the end)."""
-
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
-
-    def _base(self) -> dict[str, Any]:
-        plan = self.plan
-        chunk: dict[str, Any] = {
-            "id": f"chatcmpl-{plan.sid}",
-            "object": "chat.completion.chunk",
-            "created": plan.created,
-            "model": plan.model,
-            "system_fingerprint": "fp_chaos",
-        }
-        if plan.include_usage:
-            chunk["usage"] = None
-        return chunk
-
-    def chunk(self, delta: dict[str, Any], finish: Optional[str] = None, tokens: int = 0) -> Frame:
-        """One ``chat.completion.chunk`` with a single choice."""
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        return Frame(sse({**self._base(), "choices": [choice]}), tokens)
-
-    def prelude(self) -> list[Frame]:
-        return [self.chunk({"role": "assistant", "content": "", "refusal": None})]
-
-    def token(self, index: int, text: str) -> Frame:
-        return self.chunk({"content": text}, tokens=1)
-
-    def finish(self, finish: Finish, sent: int) -> list[Frame]:
-        frames = [self.chunk({}, finish)]
-        if self.plan.include_usage:
-            usage = {**self._base(), "choices": [], "usage": _chat_usage(self.plan, sent)}
-            frames.append(Frame(sse(usage)))
-        frames.append(Frame(sse("[DONE]")))
-        return frames
-
-    def error(self) -> Frame:
-        return Frame(
-            sse({"error": {"message": ERROR_MESSAGE, "type": "server_error", "code": "server_error"}})
-        )
-
-    def malformed(self) -> Frame:
-        return Frame(
-            f'data: {{"id":"chatcmpl-{self.plan.sid}","choices":[{{"delta":{{"content":"tok\n\n'.encode()
-        )
-
-    def unknown(self) -> Frame:
-        choice = {"index": 0, "delta": {}, "logprobs": None, "finish_reason": None}
-        extra = {"chaos_unknown_field": {"kind": "mystery", "note": "not in the OpenAI schema"}}
-        return Frame(sse({**self._base(), "choices": [choice], **extra}))
-
-    def missing(self) -> Frame:
-        return Frame(sse(self._base()))
-
-
-def chat_stream(plan: Plan) -> Iterator[Step]:
-    """Steps of a streamed chat completion under the plan's fault."""
-    if plan.fault.name in {"tool_calls", "tool_calls_reset"}:
-        return _chat_tool_steps(plan)
-    return text_steps(plan, ChatWire(plan))
-
-
-def _chat_tool_steps(plan: Plan) -> Iterator[Step]:
-    wire = ChatWire(plan)
-    yield from wire.prelude()
-    resets = plan.fault.name == "tool_calls_reset"
-    calls = TOOL_CALLS if resets else TOOL_CALLS[:1]
-    sent = 0
-    for index, call in enumerate(calls):
-        head = {"index": index, "id": f"call_{plan.sid}_{index}", "type": "function"}
-        yield wire.chunk({"tool_calls": [{**head, "function": {"name": call.name, "arguments": ""}}]})
-        fragments = arg_fragments(call.arguments)
-        cut = len(fragments) // 2 if resets and index == len(calls) - 1 else len(fragments)
-        for fragment in fragments[:cut]:
-            if plan.chunk_delay > 0:
-                yield Pause(plan.chunk_delay)
-            yield wire.chunk(
-                {"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}, tokens=1
-            )
-            sent += 1
-        if cut < len(fragments):
-            yield Reset()
-            return
-    yield from wire.finish("tool_calls", sent)
-
-
-def chat_completion_body(plan: Plan) -> tuple[dict[str, Any], int]:
-    """Non-streamed ``chat.completion`` body for the plan, and its output tokens."""
-    message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None, "annotations": []}
-    if plan.fault.name in {"tool_calls", "tool_calls_reset"}:
-        calls = TOOL_CALLS if plan.fault.name == "tool_calls_reset" else TOOL_CALLS[:1]
-        message["tool_calls"] = [
-            {
-                "id": f"call_{plan.sid}_{i}",
-                "type": "function",
-                "function": {"name": c.name, "arguments": c.arguments},
-            }
-            for i, c in enumerate(calls)
-        ]
-        sent = sum(len(arg_fragments(c.arguments)) for c in calls)
-        finish: str = "tool_calls"
-    else:
-        sent = content_tokens(plan)
-        message["content"] = full_text(plan, sent)
-        finish = text_finish(plan)
-    body = {
-        "id": f"chatcmpl-{plan.sid}",
-        "object": "chat.completion",
-        "created": plan.created,
-        "model": plan.model,
-        "system_fingerprint": "fp_chaos",
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-        "usage": _chat_usage(plan, sent),
-        "service_tier": "default",
-    }
-    return body, sent
-
-
-# --- Responses API -----------------------------------------------------------------------------
-
-
-def _responses_usage(plan: Plan, sent: int) -> dict[str, Any]:
+def _responses_usage(plan: StreamPlan, sent: int) -> dict[str, Any]:
     return {
         "input_tokens": plan.input_tokens,
         "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
@@ -211,7 +60,7 @@ def _responses_usage(plan: Plan, sent: int) -> dict[str, Any]:
 
 
 def response_object(
-    plan: Plan,
+    plan: StreamPlan,
     status: str,
     output: list[dict[str, Any]],
     usage: Optional[dict[str, Any]] = None,
@@ -253,7 +102,7 @@ def _text_part(text: str) -> dict[str, Any]:
     return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
 
 
-def _message_item(plan: Plan, status: str, content: list[dict[str, Any]]) -> dict[str, Any]:
+def _message_item(plan: StreamPlan, status: str, content: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "id": f"msg_{plan.sid}",
         "type": "message",
@@ -263,7 +112,7 @@ def _message_item(plan: Plan, status: str, content: list[dict[str, Any]]) -> dic
     }
 
 
-def _function_item(plan: Plan, index: int, status: str, arguments: str) -> dict[str, Any]:
+def _function_item(plan: StreamPlan, index: int, status: str, arguments: str) -> dict[str, Any]:
     return {
         "id": f"fc_{plan.sid}_{index}",
         "type": "function_call",
@@ -285,7 +134,7 @@ def _finish_status(finish: Finish) -> tuple[str, Optional[str]]:
 class ResponsesWire(TextWire):
     """Responses API events (``event:`` + ``data:`` with increasing ``sequence_number``)."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: StreamPlan) -> None:
         self.plan = plan
         self.seq = 0
         self.text: list[str] = []
@@ -346,14 +195,14 @@ class ResponsesWire(TextWire):
         return self.event("response.output_text.delta", **self._loc())
 
 
-def responses_stream(plan: Plan) -> Iterator[Step]:
+def responses_stream(plan: StreamPlan) -> Iterator[Step]:
     """Steps of a streamed Responses API call under the plan's fault."""
     if plan.fault.name in {"tool_calls", "tool_calls_reset"}:
         return _responses_tool_steps(plan)
     return text_steps(plan, ResponsesWire(plan))
 
 
-def _responses_tool_steps(plan: Plan) -> Iterator[Step]:
+def _responses_tool_steps(plan: StreamPlan) -> Iterator[Step]:
     wire = ResponsesWire(plan)
     yield from wire.opening()
     resets = plan.fault.name == "tool_calls_reset"
@@ -384,7 +233,7 @@ def _responses_tool_steps(plan: Plan) -> Iterator[Step]:
     yield wire.event("response.completed", response=final)
 
 
-def response_body(plan: Plan) -> tuple[dict[str, Any], int]:
+def response_body(plan: StreamPlan) -> tuple[dict[str, Any], int]:
     """Non-streamed ``response`` object for the plan, and its output tokens."""
     if plan.fault.name in {"tool_calls", "tool_calls_reset"}:
         calls = TOOL_CALLS if plan.fault.name == "tool_calls_reset" else TOOL_CALLS[:1]
@@ -395,3 +244,21 @@ def response_body(plan: Plan) -> tuple[dict[str, Any], int]:
     status, reason = _finish_status(text_finish(plan))
     item = _message_item(plan, status, [_text_part(full_text(plan, sent))])
     return response_object(plan, status, [item], _responses_usage(plan, sent), reason), sent
+
+
+RESPONSES = Dialect(
+    endpoint="responses",
+    prompt=_responses_prompt,
+    limits=field_limits("max_output_tokens"),
+    stream=responses_stream,
+    body=response_body,
+    error=error_reply,
+)
+
+
+async def responses(request: Request) -> Response:
+    """``POST /v1/responses``."""
+    return await handle(request, RESPONSES)
+
+
+ROUTES = [Route("/v1/responses", responses, methods=["POST"])]

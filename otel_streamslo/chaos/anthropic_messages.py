@@ -1,19 +1,25 @@
-"""Anthropic Messages wire format: SSE events and the non-streamed Message (pure builders)."""
+"""Anthropic Messages: ``POST /v1/messages``, its SSE events and its non-streamed ``message``."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from otel_streamslo.chaos.dialect import Dialect
+from otel_streamslo.chaos.fields import BadRequest, field_limits, message_list
 from otel_streamslo.chaos.plan import (
     TOOL_CALLS,
     Finish,
     Frame,
     Pause,
-    Plan,
     Reset,
     Step,
+    StreamPlan,
     TextWire,
     arg_fragments,
     content_tokens,
@@ -23,8 +29,19 @@ from otel_streamslo.chaos.plan import (
     text_steps,
     token_text,
 )
+from otel_streamslo.chaos.respond import handle
 
-__all__ = ["error_body", "message_body", "messages_stream"]
+__all__ = [
+    "MESSAGES",
+    "ROUTES",
+    "MessagesWire",
+    "error_body",
+    "message_body",
+    "messages",
+    "messages_prompt",
+    "messages_stream",
+    "wire_steps",
+]
 
 _STOP_REASONS: dict[str, str] = {
     "stop": "end_turn",
@@ -39,6 +56,8 @@ _ERRORS: dict[int, tuple[str, str]] = {
     500: ("api_error", "Internal server error"),
     503: ("api_error", "Service unavailable"),
     529: ("overloaded_error", "Overloaded"),
+    404: ("not_found_error", "Not found"),
+    405: ("invalid_request_error", "Method not allowed"),
 }
 
 #: Text tokens the ``tool_calls`` faults stream before their tool_use blocks.
@@ -63,7 +82,7 @@ def error_body(
     return body
 
 
-def _usage(plan: Plan, output_tokens: int) -> dict[str, Any]:
+def _usage(plan: StreamPlan, output_tokens: int) -> dict[str, Any]:
     return {
         "input_tokens": plan.input_tokens,
         "cache_creation_input_tokens": 0,
@@ -74,7 +93,7 @@ def _usage(plan: Plan, output_tokens: int) -> dict[str, Any]:
 
 
 def _message(
-    plan: Plan, content: list[dict[str, Any]], stop: Optional[str], output_tokens: int
+    plan: StreamPlan, content: list[dict[str, Any]], stop: Optional[str], output_tokens: int
 ) -> dict[str, Any]:
     return {
         "id": f"msg_{plan.sid}",
@@ -91,7 +110,7 @@ def _message(
 class MessagesWire(TextWire):
     """Anthropic Messages stream events (``event:`` + ``data:``)."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: StreamPlan) -> None:
         self.plan = plan
         self.block = 0
 
@@ -155,15 +174,19 @@ class MessagesWire(TextWire):
         return self.event("content_block_delta", index=self.block)
 
 
-def messages_stream(plan: Plan) -> Iterator[Step]:
+def messages_stream(plan: StreamPlan) -> Iterator[Step]:
     """Steps of a streamed Anthropic Messages call under the plan's fault."""
+    return wire_steps(plan, MessagesWire(plan))
+
+
+def wire_steps(plan: StreamPlan, wire: MessagesWire) -> Iterator[Step]:
+    """Steps of a Messages stream in ``wire``'s framing (SSE here; Bedrock reuses it)."""
     if plan.fault.name in {"tool_calls", "tool_calls_reset"}:
-        return _tool_steps(plan)
-    return text_steps(plan, MessagesWire(plan))
+        return _tool_steps(plan, wire)
+    return text_steps(plan, wire)
 
 
-def _tool_steps(plan: Plan) -> Iterator[Step]:
-    wire = MessagesWire(plan)
+def _tool_steps(plan: StreamPlan, wire: MessagesWire) -> Iterator[Step]:
     yield from wire.prelude()
     preamble = min(plan.tokens, TOOL_PREAMBLE_TOKENS)
     sent = 0
@@ -190,7 +213,7 @@ def _tool_steps(plan: Plan) -> Iterator[Step]:
     yield from wire.closing("tool_calls", sent)
 
 
-def message_body(plan: Plan) -> tuple[dict[str, Any], int]:
+def message_body(plan: StreamPlan) -> tuple[dict[str, Any], int]:
     """Non-streamed ``message`` for the plan, and its output tokens."""
     if plan.fault.name in {"tool_calls", "tool_calls_reset"}:
         calls = TOOL_CALLS if plan.fault.name == "tool_calls_reset" else TOOL_CALLS[:1]
@@ -212,3 +235,36 @@ def message_body(plan: Plan) -> tuple[dict[str, Any], int]:
     sent = content_tokens(plan)
     text_block = {"type": "text", "text": full_text(plan, sent)}
     return _message(plan, [text_block], _STOP_REASONS[text_finish(plan)], sent), sent
+
+
+def messages_prompt(body: Mapping[str, Any]) -> Any:
+    """``messages`` and optional ``system`` (also the Anthropic-on-Bedrock body)."""
+    messages = message_list(body)
+    system = body.get("system")
+    if system is not None and not isinstance(system, (str, list)):
+        raise BadRequest("'system' must be a string or an array of text blocks.", "system")
+    return [system, messages]
+
+
+def _error_reply(status: int, message: Optional[str], param: Optional[str]) -> dict[str, Any]:
+    return error_body(status, message)
+
+
+MESSAGES = Dialect(
+    endpoint="messages",
+    prompt=messages_prompt,
+    limits=field_limits("max_tokens"),
+    stream=messages_stream,
+    body=message_body,
+    error=_error_reply,
+    error_frame_status=529,
+    request_id_headers=("request-id",),
+)
+
+
+async def messages(request: Request) -> Response:
+    """``POST /v1/messages`` (also ``?beta=true``)."""
+    return await handle(request, MESSAGES)
+
+
+ROUTES = [Route("/v1/messages", messages, methods=["POST"])]
