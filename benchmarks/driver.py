@@ -1,6 +1,6 @@
 """Runs the benchmark suites: one worker process per instrumentation variant, interleaved rounds.
 
-    python -m benchmarks.driver [--quick] [--suites overhead,ttft,memory,anthropic,collector]
+    python -m benchmarks.driver [--quick] [--suites client_cpu,overhead,ttft,memory,anthropic,collector]
                                 [--rounds N] [--baseline GIT_REF]
 
 Every measured command goes to the variants in turn (the order rotates every round), so machine
@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from benchmarks import client_cpu
 from benchmarks._common import (
     BENCH,
     CACHE,
@@ -100,10 +101,43 @@ class Chaos:
                 self.proc.wait()
 
 
+class SSEServer:
+    """``benchmarks._sse_server`` in its own process: pre-rendered SSE bodies, next to no server CPU."""
+
+    def __init__(self, scripts: dict[str, Path]) -> None:
+        args = ["--openai", str(scripts["openai"]), "--anthropic", str(scripts["anthropic"])]
+        self.proc = subprocess.Popen(
+            [PY, "-m", "benchmarks._sse_server", *args],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        m = re.search(r"listening on (http://\S+)", line)
+        if not m:
+            self.stop()
+            raise RuntimeError("sse server did not start")
+        self.url = m.group(1)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
 class WorkerProc:
     """``python -m benchmarks.worker`` for one (sdk, variant), talking JSON lines."""
 
-    def __init__(self, sdk: str, variant: str, chaos_url: str, script: Path, paths: list[Path]) -> None:
+    def __init__(
+        self, sdk: str, variant: str, chaos_url: str, script: Path, paths: list[Path], sse_url: str = ""
+    ) -> None:
         self.sdk, self.variant = sdk, variant
         logs = CACHE / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -111,6 +145,8 @@ class WorkerProc:
         self._log = self.log_path.open("w")
         cmd = [PY, "-m", "benchmarks.worker", "--sdk", sdk, "--variant", variant]
         cmd += ["--chaos-url", chaos_url, "--script", str(script)]
+        if sse_url:
+            cmd += ["--sse-url", sse_url]
         for p in paths:
             cmd += ["--path", str(p)]
         env = dict(os.environ)
@@ -218,7 +254,13 @@ class Fleet:
     """The workers of one SDK (failed variants are kept with their reason)."""
 
     def __init__(
-        self, sdk: str, variants: list[str], chaos_url: str, script: Path, baseline: Optional[Path]
+        self,
+        sdk: str,
+        variants: list[str],
+        chaos_url: str,
+        script: Path,
+        baseline: Optional[Path],
+        sse_url: str = "",
     ) -> None:
         self.sdk = sdk
         self.workers: dict[str, WorkerProc] = {}
@@ -226,7 +268,7 @@ class Fleet:
         self.info: dict[str, Any] = {}
         for v in variants:
             paths: list[Path] = []
-            if v == "streamslo_base":
+            if v.endswith("_base"):
                 if baseline is None:
                     continue
                 paths.append(baseline)
@@ -236,7 +278,7 @@ class Fleet:
                     self.failed[v] = f"{PEER_PACKAGES[(sdk, v)]} not installed (run benchmarks/run.sh)"
                     continue
                 paths.append(peer)
-            w = WorkerProc(sdk, v, chaos_url, script, paths)
+            w = WorkerProc(sdk, v, chaos_url, script, paths, sse_url)
             if w.ok:
                 self.workers[v] = w
                 self.info[v] = w.ready.get("info")
@@ -755,13 +797,67 @@ def peer_install_status() -> dict[str, str]:
     return out
 
 
+def run_client_cpu(
+    scripts: dict[str, Path],
+    chaos_url: str,
+    baseline: Optional[Path],
+    quick: bool,
+    args: argparse.Namespace,
+    mi: dict[str, Any],
+) -> list[str]:
+    """The headline suite (``benchmarks.client_cpu``): its own fleets, against the fast SSE server."""
+    rounds = args.rounds or (5 if quick else 9)
+    chunks, streams = (1_000, 3) if quick else (2_000, 5)
+    server = SSEServer(scripts)
+    log(f"sse server at {server.url}")
+    results: dict[str, dict[str, Any]] = {}
+    config: dict[str, Any] = {
+        "rounds": rounds,
+        "streams_per_round": streams,
+        "chunks_per_stream": {"socket": chunks, "preparsed": 5 * chunks},
+        "quick": quick,
+        "baseline_ref": args.baseline,
+        "pairs": client_cpu.PAIRS,
+        "telemetry": "TracerProvider + BatchSpanProcessor(no-op counting exporter), "
+        "MeterProvider + InMemoryMetricReader; content capture off in every variant",
+    }
+    try:
+        for sdk in ("openai", "anthropic"):
+            fleet = Fleet(
+                sdk,
+                client_cpu.variants_for(sdk, baseline is not None),
+                chaos_url,
+                scripts[sdk],
+                baseline,
+                server.url,
+            )
+            try:
+                res = client_cpu.suite_client_cpu(fleet, chunks, streams, rounds)
+                res["variant_info"] = fleet.info
+                res["failed_variants"] = fleet.failed
+                res["telemetry"] = fleet.telemetry()
+                results[sdk] = res
+            finally:
+                fleet.close()
+    finally:
+        server.stop()
+    write_result(
+        "client_cpu" + ("_quick" if quick else ""),
+        config,
+        results,
+        [client_cpu.__doc__ or ""],
+    )
+    load = (mi["loadavg"] or [0.0])[0]
+    return [*client_cpu.section(results, f"{load:.2f}"), ""]
+
+
 # --- main ----------------------------------------------------------------------------------------
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="fewer rounds and shorter streams (~3 min)")
-    p.add_argument("--suites", default="overhead,ttft,memory,anthropic,collector")
+    p.add_argument("--suites", default="client_cpu,overhead,ttft,memory,anthropic,collector")
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 7, quick 3)")
     p.add_argument("--baseline", default=None, help="also measure otel_streamslo as of this git ref")
     args = p.parse_args(argv)
@@ -793,14 +889,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     fleets: list[Fleet] = []
     try:
         scripts = record_scripts(chaos.url)
+        if "client_cpu" in suites:
+            summary_lines += run_client_cpu(scripts, chaos.url, baseline, quick, args, mi)
         sdks = []
         if suites & {"overhead", "ttft", "memory"}:
             sdks.append("openai")
         if "anthropic" in suites:
-            if (ROOT / "otel_streamslo" / "anthropic.py").exists():
+            if (ROOT / "otel_streamslo" / "instrumentation" / "anthropic").is_dir():
                 sdks.append("anthropic")
             else:
-                log("otel_streamslo/anthropic.py does not exist: anthropic suite skipped")
+                log("otel_streamslo/instrumentation/anthropic does not exist: anthropic suite skipped")
         for sdk in sdks:
             variants = list(OPENAI_VARIANTS if sdk == "openai" else ANTHROPIC_VARIANTS)
             if baseline is not None and sdk == "openai":  # the baseline's anthropic module may differ
@@ -924,7 +1022,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     md = "\n".join([*summary_lines[:2], "### Summary", "", *compact, "", *summary_lines[2:], took]) + "\n"
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / ("SUMMARY-quick.md" if quick else "SUMMARY.md")).write_text(md)
-    if not quick and suites >= {"overhead", "ttft", "memory", "anthropic", "collector"}:
+    if not quick and suites >= {"client_cpu", "overhead", "ttft", "memory", "anthropic", "collector"}:
         short = [
             summary_lines[0],
             "",

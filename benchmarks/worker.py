@@ -1,7 +1,8 @@
 """One instrumentation variant in its own process, driven over stdin/stdout (JSON lines).
 
     python -m benchmarks.worker --sdk openai --variant raw|streamslo|openai_v2|openllmetry \
-        --chaos-url http://127.0.0.1:PORT --script benchmarks/.cache/openai.json
+        --chaos-url http://127.0.0.1:PORT --script benchmarks/.cache/openai.json \
+        [--sse-url http://127.0.0.1:PORT]
 
 Instrumentors patch the same SDK methods, so each variant runs in a separate process and
 patches never stack. The driver (``benchmarks.driver``) sends one command per line and reads one
@@ -10,6 +11,8 @@ JSON result per line; everything else the process prints goes to stderr.
 Modes of a stream command:
 
 ``chaos``      the real SDK over a loopback socket to the chaos provider (another process)
+``socket``     the real SDK over a loopback socket to ``benchmarks._sse_server`` (another process,
+               pre-rendered bodies: the client never waits, so its CPU time is the measure)
 ``inproc``     the real SDK parsing recorded SSE bytes from an in-process httpx2 transport (no socket)
 ``preparsed``  the real SDK ``Stream`` classes yielding chunk objects parsed beforehand: the SDK's SSE
                and pydantic work is gone, so what is left is iteration plus the instrumentation
@@ -185,12 +188,14 @@ App = Any  # OpenAIApp | AnthropicApp
 def setup_variant(sdk: str, variant: str, tp: TracerProvider, mp: MeterProvider) -> dict[str, Any]:
     """Instrument this process as ``variant``; returns what was done (raises if it cannot)."""
     info: dict[str, Any] = {"variant": variant}
+    if variant.endswith("_base"):  # the same variant, run from a baseline checkout (see --path)
+        variant = variant[: -len("_base")]
     if variant == "raw":
         info["what"] = "no instrumentation, no global providers"
         return info
     trace.set_tracer_provider(tp)
     metrics.set_meter_provider(mp)
-    if variant in ("streamslo", "streamslo_base"):
+    if variant in ("streamslo", "streamslo_replace"):
         import otel_streamslo
 
         info["module"] = os.path.dirname(otel_streamslo.__file__)
@@ -201,7 +206,12 @@ def setup_variant(sdk: str, variant: str, tp: TracerProvider, mp: MeterProvider)
         else:
             from otel_streamslo.instrumentation.anthropic import AnthropicStreamInstrumentor
 
-            AnthropicStreamInstrumentor().instrument(tracer_provider=tp, meter_provider=mp)
+            # enrich (default): our attributes go into the SDK's own call span; replace: ours only
+            mode = "replace" if variant == "streamslo_replace" else "enrich"
+            info["anthropic_native_spans"] = mode
+            AnthropicStreamInstrumentor().instrument(
+                tracer_provider=tp, meter_provider=mp, anthropic_native_spans=mode
+            )
     elif variant == "sdk_native":
         info["what"] = "anthropic SDK's own tracing to the global provider, no instrumentor"
     elif variant == "openai_v2":
@@ -227,9 +237,10 @@ def setup_variant(sdk: str, variant: str, tp: TracerProvider, mp: MeterProvider)
 
 
 class Worker:
-    def __init__(self, app: App, chaos_url: str, script: SSEScript) -> None:
+    def __init__(self, app: App, chaos_url: str, script: SSEScript, sse_url: str = "") -> None:
         self.app = app
         self.chaos_url = chaos_url
+        self.sse_url = sse_url
         self.script = script
         self.replay = ReplayTransport(script)
         self.loop = asyncio.new_event_loop()
@@ -238,10 +249,14 @@ class Worker:
         self.proc = psutil.Process()
 
     def client(self, mode: str, api: str) -> Any:
-        key = "chaos" if mode == "chaos" else "inproc"
+        key = mode if mode in ("chaos", "socket") else "inproc"
         if key not in self._clients:
             if key == "chaos":
                 self._clients[key] = self.app.clients(self.chaos_url, None)
+            elif key == "socket":
+                if not self.sse_url:
+                    raise ValueError("socket mode needs --sse-url")
+                self._clients[key] = self.app.clients(self.sse_url, None)
             else:
                 self._clients[key] = self.app.clients("http://replay.invalid", self.replay)
         sync_client, async_client = self._clients[key]
@@ -463,6 +478,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--variant", required=True)
     p.add_argument("--chaos-url", required=True)
     p.add_argument("--script", required=True)
+    p.add_argument("--sse-url", default="", help="benchmarks._sse_server for the socket mode")
     p.add_argument("--path", action="append", default=[], help="put DIR first on sys.path (peers, baseline)")
     args = p.parse_args(argv)
     for extra in reversed(args.path):
@@ -480,7 +496,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         app: App = OpenAIApp() if args.sdk == "openai" else AnthropicApp()
         info = setup_variant(args.sdk, args.variant, tp, mp)
-        worker = Worker(app, args.chaos_url, SSEScript.load(Path(args.script)))
+        worker = Worker(app, args.chaos_url, SSEScript.load(Path(args.script)), args.sse_url)
     except Exception as exc:
         _send(
             proto, {"ready": False, "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}
