@@ -16,6 +16,21 @@ BUILDER_VERSION="v0.155.0"   # keep in step with builder-config.yaml
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 
+# Serialize builds: concurrent runs share collector/_build and the Go caches.
+# Callers may already hold the lock (`flock /tmp/otelcol-build.lock bash
+# collector/build.sh`): then this process inherited the locked descriptor and
+# re-locking that same descriptor returns at once (no self-deadlock).
+lock_file="${STREAMSLO_BUILD_LOCK:-/tmp/otelcol-build.lock}"
+if command -v flock >/dev/null; then
+  lock_fd=""
+  for fd_path in /proc/$$/fd/*; do
+    if [[ "$(readlink "$fd_path" 2>/dev/null)" == "$lock_file" ]]; then lock_fd="${fd_path##*/}"; break; fi
+  done
+  if [[ -z "$lock_fd" ]]; then exec {lock_fd}>>"$lock_file"; fi
+  echo "[build.sh] waiting for the build lock $lock_file" >&2
+  flock "$lock_fd"
+fi
+
 force=0
 if [[ "${1:-}" == "--force" ]]; then force=1; fi
 
