@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from otel_streamslo.rules import cli, grafana
-from otel_streamslo.rules.render import HEADER, PAGE, SLI_WINDOWS, TICKET, render, sli_expr, to_yaml
+from otel_streamslo.rules.conventions import PAGE, SLI_WINDOWS, TICKET
+from otel_streamslo.rules.render import HEADER, render, sli_expr, to_yaml
 from otel_streamslo.rules.spec import SLO, Spec, load_spec, parse_spec
 
 from .conftest import GRAFANA_DIR, RULES_DIR, SLO_DIR

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from otel_streamslo.core.semconv import DURATION_BUCKETS
-from otel_streamslo.rules import spec as specmod
+from otel_streamslo.rules import conventions, sli
 from otel_streamslo.rules.spec import SpecError, load_spec, parse_selector, parse_spec
 
 from .conftest import SLO_DIR
@@ -143,8 +143,8 @@ def test_latency_threshold_must_be_a_bucket_bound(threshold: float) -> None:
 @pytest.mark.parametrize("bound", DURATION_BUCKETS)
 def test_every_bucket_bound_is_accepted(bound: float) -> None:
     latency = parse_spec(doc(latency__threshold=bound)).slos[-1]
-    assert f'le="{specmod.format_le(bound)}"' in latency.error_query
-    assert float(specmod.format_le(bound)) == bound
+    assert f'le="{sli.format_le(bound)}"' in latency.error_query
+    assert float(sli.format_le(bound)) == bound
 
 
 def test_latency_threshold_required_for_histograms_and_refused_for_spans() -> None:
@@ -212,8 +212,8 @@ def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
 
 def test_termination_reasons_match_the_lifecycle() -> None:
     lifecycle = pytest.importorskip("otel_streamslo.core.lifecycle")
-    assert set(specmod.TERMINATION_REASONS) == {r.value for r in lifecycle.TerminationReason}
-    assert set(specmod.OUTCOMES) == {o.value for o in lifecycle.Outcome}
+    assert set(conventions.TERMINATION_REASONS) == {r.value for r in lifecycle.TerminationReason}
+    assert set(conventions.OUTCOMES) == {o.value for o in lifecycle.Outcome}
 
 
 # --- OpenSLO ------------------------------------------------------------------------------------------

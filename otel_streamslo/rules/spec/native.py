@@ -1,0 +1,197 @@
+"""The native ``streamslo/v1`` spec format (documented in dashboards/README.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from otel_streamslo.rules import sli
+from otel_streamslo.rules.conventions import (
+    CALLS_METRIC,
+    KIND_HTTP,
+    KIND_LATENCY,
+    KIND_STREAM,
+    LATENCY_SOURCES,
+    NATIVE_VERSION,
+    OUTCOMES,
+    TERMINATION_REASONS,
+    TTFT_HISTOGRAM,
+)
+from otel_streamslo.rules.spec import fields as f
+from otel_streamslo.rules.spec.model import SLO, Alerting, Spec
+
+STREAM_DESCRIPTION = "Streams that failed after the response began count as errors."
+HTTP_DESCRIPTION = "Naive HTTP view of the same streams (5xx, 429, connect errors); for comparison only."
+TOP_FIELDS = (
+    "version",
+    "service",
+    "window",
+    "selector",
+    "labels",
+    "metrics",
+    "availability",
+    "http_availability",
+    "latency",
+    "alerting",
+)
+AVAILABILITY_FIELDS = (
+    "name",
+    "objective",
+    "description",
+    "selector",
+    "alerting",
+    "good_outcomes",
+    "bad_outcomes",
+    "bad_reasons",
+    "excluded_reasons",
+)
+HTTP_FIELDS = ("enabled", "name", "objective", "description", "selector")
+LATENCY_FIELDS = ("name", "objective", "description", "selector", "alerting", "source", "threshold")
+ALERTING_FIELDS = ("page_severity", "ticket_severity", "page_for", "ticket_for", "runbook_url", "labels")
+METRICS_FIELDS = ("calls", "ttft_histogram")
+
+
+def verdict_selection(data: Mapping[str, Any], where: str) -> sli.VerdictSelection:
+    """``good_outcomes``, ``bad_outcomes``, ``bad_reasons``, ``excluded_reasons`` of an SLO."""
+    good = f.choices(data.get("good_outcomes", ["good"]), OUTCOMES, f"{where}.good_outcomes")
+    bad = f.choices(data.get("bad_outcomes", ["bad"]), OUTCOMES, f"{where}.bad_outcomes", allow_empty=False)
+    both = sorted(set(good) & set(bad))
+    if both:
+        raise f.fail(where, f"outcome(s) {', '.join(both)} cannot be both good and bad")
+    bad_reasons = f.choices(data.get("bad_reasons"), TERMINATION_REASONS, f"{where}.bad_reasons")
+    excluded = f.choices(data.get("excluded_reasons"), TERMINATION_REASONS, f"{where}.excluded_reasons")
+    clash = sorted(set(bad_reasons) & set(excluded))
+    if clash:
+        raise f.fail(where, f"reason(s) {', '.join(clash)} cannot be both bad and excluded")
+    return sli.VerdictSelection(good, bad, bad_reasons, excluded)
+
+
+def alerting(value: object, where: str) -> Alerting:
+    """The ``alerting`` section."""
+    if value is None:
+        return Alerting()
+    data = f.mapping(value, where)
+    f.no_unknown(data, ALERTING_FIELDS, where)
+    default = Alerting()
+    page_for = data.get("page_for")
+    ticket_for = data.get("ticket_for")
+    return Alerting(
+        page_severity=f.text(data.get("page_severity", default.page_severity), f"{where}.page_severity"),
+        ticket_severity=f.text(
+            data.get("ticket_severity", default.ticket_severity), f"{where}.ticket_severity"
+        ),
+        page_for=None if page_for is None else f.duration(page_for, f"{where}.page_for"),
+        ticket_for=None if ticket_for is None else f.duration(ticket_for, f"{where}.ticket_for"),
+        runbook_url=f.text(data.get("runbook_url", default.runbook_url), f"{where}.runbook_url"),
+        labels=f.labels(data.get("labels"), f"{where}.labels"),
+    )
+
+
+def stream_slo(data: Mapping[str, Any], selector: str, calls: str) -> SLO:
+    """The required ``availability`` section: the stream-aware availability SLO."""
+    where = "spec.availability"
+    if "availability" not in data:
+        raise f.fail(where, "is required (the stream-aware availability SLO)")
+    avail = f.mapping(data["availability"], where)
+    f.no_unknown(avail, AVAILABILITY_FIELDS, where)
+    if "objective" not in avail:
+        raise f.fail(f"{where}.objective", "is required (percent, e.g. 99.5)")
+    objective = f.objective(avail["objective"], f"{where}.objective")
+    own_selector = f.parse_selector(avail.get("selector", selector), f"{where}.selector")
+    events = sli.stream_events(calls, own_selector, verdict_selection(avail, where))
+    error, total = sli.error_and_total(events)
+    return SLO(
+        name=f.name(avail.get("name", KIND_STREAM), f"{where}.name"),
+        kind=KIND_STREAM,
+        objective=objective,
+        description=f.text(avail.get("description", STREAM_DESCRIPTION), f"{where}.description"),
+        error_query=error,
+        total_query=total,
+        alerting=f.flag(avail.get("alerting", True), f"{where}.alerting"),
+    )
+
+
+def http_slo(data: Mapping[str, Any], selector: str, calls: str, stream: SLO) -> list[SLO]:
+    """The optional ``http_availability`` section (on by default): the naive view, never alerting."""
+    where = "spec.http_availability"
+    http = f.mapping(data.get("http_availability") or {}, where)
+    f.no_unknown(http, HTTP_FIELDS, where)
+    if not f.flag(http.get("enabled", True), f"{where}.enabled"):
+        return []
+    events = sli.http_events(calls, f.parse_selector(http.get("selector", selector), f"{where}.selector"))
+    error, total = sli.error_and_total(events)
+    return [
+        SLO(
+            name=f.name(http.get("name", KIND_HTTP), f"{where}.name"),
+            kind=KIND_HTTP,
+            objective=f.objective(http.get("objective", stream.objective), f"{where}.objective"),
+            description=f.text(http.get("description", HTTP_DESCRIPTION), f"{where}.description"),
+            error_query=error,
+            total_query=total,
+            alerting=False,
+        )
+    ]
+
+
+def latency_slo(data: Mapping[str, Any], selector: str, calls: str, histogram: str) -> SLO:
+    """The optional ``latency`` section: time to first token, from the histogram or span verdicts."""
+    where = "spec.latency"
+    f.no_unknown(data, LATENCY_FIELDS, where)
+    if "objective" not in data:
+        raise f.fail(f"{where}.objective", "is required (percent, e.g. 99)")
+    source = data.get("source", "histogram")
+    if source not in LATENCY_SOURCES:
+        raise f.fail(f"{where}.source", f"unknown value {source!r}; allowed: {', '.join(LATENCY_SOURCES)}")
+    own_selector = f.parse_selector(data.get("selector", selector), f"{where}.selector")
+    if source == "histogram":
+        if "threshold" not in data:
+            raise f.fail(f"{where}.threshold", "is required with source: histogram (seconds, e.g. 2.56)")
+        threshold = f.ttft_threshold(data["threshold"], f"{where}.threshold")
+        error, total = sli.latency_histogram_queries(histogram, own_selector, threshold)
+        description = f"Streams whose first token arrived later than {sli.format_le(threshold)} s."
+    else:
+        if "threshold" in data:
+            raise f.fail(
+                f"{where}.threshold",
+                "does not apply to source: spans; the threshold is the collector processor's "
+                "time_to_first_token_threshold",
+            )
+        error, total = sli.error_and_total(sli.latency_span_events(calls, own_selector))
+        description = "Streams whose first token arrived later than the collector's TTFT threshold."
+    return SLO(
+        name=f.name(data.get("name", KIND_LATENCY), f"{where}.name"),
+        kind=KIND_LATENCY,
+        objective=f.objective(data["objective"], f"{where}.objective"),
+        description=f.text(data.get("description", description), f"{where}.description"),
+        error_query=error,
+        total_query=total,
+        alerting=f.flag(data.get("alerting", True), f"{where}.alerting"),
+    )
+
+
+def parse_native(data: Mapping[str, Any]) -> Spec:
+    """Validate a ``streamslo/v1`` document."""
+    f.no_unknown(data, TOP_FIELDS, "spec")
+    service = f.name(data.get("service"), "spec.service")
+    period = f.period(data.get("window", "30d"), "spec.window")
+    selector = f.parse_selector(data.get("selector", f'service_name="{service}"'), "spec.selector")
+    metrics = f.mapping(data.get("metrics") or {}, "spec.metrics")
+    f.no_unknown(metrics, METRICS_FIELDS, "spec.metrics")
+    calls = f.metric(metrics.get("calls", CALLS_METRIC), "spec.metrics.calls")
+    histogram = f.metric(metrics.get("ttft_histogram", TTFT_HISTOGRAM), "spec.metrics.ttft_histogram")
+    stream = stream_slo(data, selector, calls)
+    slos = [stream, *http_slo(data, selector, calls, stream)]
+    if data.get("latency") is not None:
+        slos.append(latency_slo(f.mapping(data["latency"], "spec.latency"), selector, calls, histogram))
+    names = [slo.name for slo in slos]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise f.fail("spec", f"SLO name(s) {', '.join(duplicates)} used more than once")
+    return Spec(
+        version=NATIVE_VERSION,
+        service=service,
+        period=period,
+        slos=tuple(slos),
+        alerting=alerting(data.get("alerting"), "spec.alerting"),
+        labels=f.labels(data.get("labels"), "spec.labels"),
+    )
