@@ -10,7 +10,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from otel_streamslo.chaos import anthropic_messages, openai_chat, openai_responses
+from otel_streamslo.chaos import (
+    anthropic_messages,
+    bedrock_converse,
+    bedrock_invoke,
+    gemini,
+    openai_chat,
+    openai_responses,
+)
 from otel_streamslo.chaos.dialect import Dialect
 from otel_streamslo.chaos.playback import ChaosReset, install_log_filter
 from otel_streamslo.chaos.state import ChaosSettings, ChaosState
@@ -18,7 +25,12 @@ from otel_streamslo.chaos.state import ChaosSettings, ChaosState
 __all__ = ["ChaosReset", "ChaosSettings", "ChaosState", "build_app", "install_log_filter"]
 
 #: Error shape of unknown paths and methods, by path prefix (first match; else OpenAI's).
-_ERROR_DIALECTS: tuple[tuple[str, Dialect], ...] = (("/v1/messages", anthropic_messages.MESSAGES),)
+_ERROR_DIALECTS: tuple[tuple[str, Dialect], ...] = (
+    ("/v1/messages", anthropic_messages.MESSAGES),
+    ("/v1beta/", gemini.GEMINI_STREAM),
+    ("/v1/models/", gemini.GEMINI_STREAM),
+    ("/model/", bedrock_converse.CONVERSE_STREAM),
+)
 
 
 async def healthz(request: Request) -> Response:
@@ -52,6 +64,9 @@ def routes() -> list[BaseRoute]:
         *openai_chat.ROUTES,
         *openai_responses.ROUTES,
         *anthropic_messages.ROUTES,
+        *gemini.ROUTES,
+        *bedrock_converse.ROUTES,
+        *bedrock_invoke.ROUTES,
         Route("/healthz", healthz, methods=["GET"]),
         Route("/_chaos/log", chaos_log, methods=["GET", "DELETE"]),
     ]

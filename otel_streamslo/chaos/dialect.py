@@ -8,7 +8,7 @@ from typing import Any, Callable, Optional
 
 from otel_streamslo.chaos.plan import Step, StreamPlan
 
-__all__ = ["Dialect", "ErrorBody", "no_headers"]
+__all__ = ["Dialect", "ErrorBody", "any_model", "no_headers"]
 
 #: ``(status, message or None, param or None) -> provider-shaped error body``.
 ErrorBody = Callable[[int, Optional[str], Optional[str]], dict[str, Any]]
@@ -17,6 +17,11 @@ ErrorBody = Callable[[int, Optional[str], Optional[str]], dict[str, Any]]
 def no_headers(status: int) -> dict[str, str]:
     """Extra headers of an error response: none."""
     return {}
+
+
+def any_model(model: str) -> Optional[str]:
+    """Every model id is served (no error message)."""
+    return None
 
 
 @dataclass(frozen=True)
@@ -49,3 +54,5 @@ class Dialect:
     streamed: Optional[bool] = None
     #: Values ``x-chaos-error-type`` accepts (in-stream error kinds); empty: the header is ignored.
     error_types: tuple[str, ...] = field(default=())
+    #: Why a (base) model id is not served, or None when it is.
+    model_error: Callable[[str], Optional[str]] = any_model

@@ -110,6 +110,9 @@ def parse_request(
         for name in ("tokens", "chunk-delay", "ttft-seconds", "stall-seconds")
     )
     base, fault, source = resolve_fault(request, model, state)
+    unserved = dialect.model_error(base)
+    if unserved is not None:
+        raise BadRequest(unserved, "model")
     s = state.settings
     options = body.get("stream_options")
     plan = StreamPlan(
