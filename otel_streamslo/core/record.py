@@ -14,11 +14,12 @@ import logging
 import threading
 import time
 import weakref
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from otel_streamslo.core import links
 from otel_streamslo.core import semconv as sc
 from otel_streamslo.core.lifecycle import (
     Event,
@@ -68,10 +69,12 @@ class StreamRecord:
     __slots__ = (
         "__weakref__",
         "_active_counted",
+        "_closer",
         "_content",
         "_content_len",
         "_finish_reasons",
         "_first_chunk_ns",
+        "_link",
         "_lock",
         "_metric_attrs",
         "_next_progress",
@@ -166,6 +169,8 @@ class StreamRecord:
             self._active_counted = True
         except Exception:
             logger.debug("otel_streamslo: active-streams counter failed", exc_info=True)
+        self._closer: Optional[links.Closer] = None
+        self._link = _register(self)
         # Registered last: a record whose construction failed must not stay "open" forever.
         with _OPEN_LOCK:
             _OPEN[id(self)] = self
@@ -182,6 +187,7 @@ class StreamRecord:
         try:
             self._watchers += 1
             weakref.finalize(obj, self._unwatched)
+            self._closer = links.weak_closer(obj)  # the remedy closes the newest proxy
         except Exception:
             logger.debug("otel_streamslo: cannot watch %r", type(obj), exc_info=True)
 
@@ -189,6 +195,14 @@ class StreamRecord:
         self._watchers -= 1
         if self._watchers <= 0:
             self.end(Event.ABANDON)
+
+    def closer(self) -> Optional[Callable[[], Any]]:
+        """The ``close`` of the newest stream object handed to the app, while it is alive."""
+        return self._closer() if self._closer is not None else None
+
+    def cancel(self) -> None:
+        """End as ``client_cancelled`` (the remedy for a client that left)."""
+        self.end(Event.CANCEL)
 
     def opened(self, http_status: Optional[int] = 200) -> None:
         """The response arrived and the stream began."""
@@ -387,6 +401,7 @@ class StreamRecord:
             attrs[sc.GEN_AI_OUTPUT_MESSAGES] = json.dumps(
                 [{"role": "assistant", "parts": [{"type": "text", "content": text}]}]
             )
+        attrs.update(self._link_report(reason, outcome))
         span = self.span
         span.set_attributes(attrs)
         if error_type:
@@ -394,6 +409,29 @@ class StreamRecord:
                 span.record_exception(self.error)
             span.set_status(Status(StatusCode.ERROR, reason.value))
         self._record_metrics(reason, outcome, ttc, ttft_ns, delivered, error_type)
+
+    def _link_report(self, reason: TerminationReason, outcome: Outcome) -> dict[str, Any]:
+        """Committed tool calls; the end reported to the response that started this stream (orphans)."""
+        try:
+            inst = self.tel.instruments
+            key = {sc.GEN_AI_PROVIDER_NAME: self.provider, sc.GEN_AI_REQUEST_MODEL: self.request_model}
+            if self.tool_calls:
+                verdict = {sc.TERMINATION_REASON: reason.value, sc.SLI_OUTCOME: outcome.value}
+                inst.tool_calls.add(self.tool_calls, {**key, **verdict})
+            orphan = self._link.ended(self, outcome is Outcome.BAD) if self._link is not None else None
+            if orphan is None:
+                return {}
+            latency, after = orphan
+            inst.abort_latency.record(latency, key)
+            inst.tokens_after_disconnect.add(after, key)
+            return {
+                links.ORPHANED: True,
+                links.ABORT_PROPAGATION_LATENCY: latency,
+                links.TOKENS_AFTER_DISCONNECT: after,
+            }
+        except Exception:
+            logger.debug("otel_streamslo: upstream link report failed", exc_info=True)
+            return {}
 
     def _error_type(self, reason: TerminationReason, outcome: Outcome) -> Optional[str]:
         if reason is TerminationReason.REQUEST_FAILED:
@@ -436,6 +474,14 @@ class StreamRecord:
             inst.token_usage.record(self.input_tokens, {**base, sc.GEN_AI_TOKEN_TYPE: "input"})
         if self.output_tokens is not None:
             inst.token_usage.record(self.output_tokens, {**base, sc.GEN_AI_TOKEN_TYPE: "output"})
+
+
+def _register(rec: StreamRecord) -> Optional[links.ResponseLink]:
+    try:
+        return links.register(rec)
+    except Exception:
+        logger.debug("otel_streamslo: upstream link failed", exc_info=True)
+        return None
 
 
 def _bounded_json(value: Any, limit: int) -> str:

@@ -8,6 +8,7 @@ from typing import Any, Optional
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import Counter, Histogram, Meter, UpDownCounter
 
+from otel_streamslo.core import links
 from otel_streamslo.core import semconv as sc
 from otel_streamslo.core.config import Settings
 from otel_streamslo.version import __version__
@@ -27,6 +28,10 @@ class Instruments:
     streams: Counter
     active: UpDownCounter
     tokens: Counter
+    tool_calls: Counter
+    abort_latency: Histogram
+    tokens_after_disconnect: Counter
+    responses: Counter
 
 
 def _histogram(meter: Meter, name: str, unit: str, desc: str, buckets: tuple[float, ...]) -> Histogram:
@@ -36,6 +41,9 @@ def _histogram(meter: Meter, name: str, unit: str, desc: str, buckets: tuple[flo
         )
     except TypeError:  # opentelemetry-api < 1.23 has no bucket advice
         return meter.create_histogram(name, unit=unit, description=desc)
+
+
+ABORT_BUCKETS: tuple[float, ...] = (0.001, 0.0025, 0.005, *sc.DURATION_BUCKETS)
 
 
 def make_instruments(meter: Meter) -> Instruments:
@@ -66,6 +74,28 @@ def make_instruments(meter: Meter) -> Instruments:
         ),
         tokens=meter.create_counter(
             sc.METRIC_TOKENS_DELIVERED, unit="{token}", description="Output tokens handed to the consumer."
+        ),
+        tool_calls=meter.create_counter(
+            links.METRIC_TOOL_CALLS_COMMITTED,
+            unit="{call}",
+            description="Tool calls fully streamed before the stream ended, by its outcome.",
+        ),
+        abort_latency=_histogram(
+            meter,
+            links.METRIC_ABORT_PROPAGATION_LATENCY,
+            "s",
+            "Client disconnect to the end of an upstream stream still open then.",
+            ABORT_BUCKETS,
+        ),
+        tokens_after_disconnect=meter.create_counter(
+            links.METRIC_TOKENS_AFTER_DISCONNECT,
+            unit="{token}",
+            description="Output tokens received from the provider after the user left (billed, never seen).",
+        ),
+        responses=meter.create_counter(
+            links.METRIC_RESPONSES,
+            unit="{response}",
+            description="Streamed HTTP responses ended, by termination reason and outcome.",
         ),
     )
 
