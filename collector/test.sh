@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Collector checks: gofmt, go vet, unit/golden/config tests (-race), a bounded
+# Collector checks: generated names up to date, gofmt, go vet, unit/golden/config tests (-race), a bounded
 # fuzz run, the OCB build (cached) and `validate` of both configs.
 #
 #   bash collector/test.sh
@@ -22,6 +22,19 @@ fail() { failed=$((failed + 1)); echo "--- FAILED: $*"; }
 
 command -v go >/dev/null || { echo "go not found on PATH"; exit 1; }
 t_all=$SECONDS
+
+step "names_gen.go is up to date (scripts/gen_collector_names.py)"
+repo="$(cd "$here/.." && pwd)"
+py="$repo/.venv/bin/python"
+[[ -x "$py" ]] || py="$(command -v python3)"
+gen_tmp="$(mktemp "${TMPDIR:-/tmp}/names_gen.XXXXXX.go")"
+if "$py" "$repo/scripts/gen_collector_names.py" --output "$gen_tmp" && cmp -s "$gen_tmp" "$proc/names_gen.go"; then
+  ok "names_gen.go up to date"
+else
+  diff -u "$proc/names_gen.go" "$gen_tmp" || true
+  fail "names_gen.go is stale: run \`.venv/bin/python scripts/gen_collector_names.py\` and commit collector/streamsloprocessor/names_gen.go"
+fi
+rm -f "$gen_tmp"
 
 step "gofmt"
 cd "$proc"

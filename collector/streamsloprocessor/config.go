@@ -12,36 +12,9 @@ import (
 	"go.opentelemetry.io/collector/component"
 )
 
-// Termination reasons of the design contract (streamslo.termination.reason).
-const (
-	ReasonCompleted         = "completed"
-	ReasonLength            = "length"
-	ReasonContentFilter     = "content_filter"
-	ReasonServerErrorEvent  = "server_error_event"
-	ReasonConnectionDropped = "connection_dropped"
-	ReasonIdleTimeout       = "idle_timeout"
-	ReasonTruncated         = "truncated"
-	ReasonRequestFailed     = "request_failed"
-	ReasonClientCancelled   = "client_cancelled"
-	ReasonClientAbandoned   = "client_abandoned"
-	ReasonConsumerError     = "consumer_error"
-)
-
-// KnownReasons lists every termination reason of the design contract, in the
-// order of DESIGN.md.
-var KnownReasons = []string{
-	ReasonCompleted,
-	ReasonLength,
-	ReasonContentFilter,
-	ReasonServerErrorEvent,
-	ReasonConnectionDropped,
-	ReasonIdleTimeout,
-	ReasonTruncated,
-	ReasonRequestFailed,
-	ReasonClientCancelled,
-	ReasonClientAbandoned,
-	ReasonConsumerError,
-}
+// The reason names (ReasonCompleted, ..., KnownReasons) and the finish-reason
+// mapping are generated from the Python lifecycle: names_gen.go.
+//go:generate ../../.venv/bin/python ../../scripts/gen_collector_names.py
 
 var _ component.Config = (*Config)(nil)
 

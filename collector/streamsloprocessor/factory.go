@@ -28,8 +28,8 @@ func NewFactory() processor.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		GoodReasons:               []string{ReasonCompleted, ReasonLength, ReasonContentFilter},
-		ExcludedReasons:           []string{ReasonClientCancelled, ReasonClientAbandoned, ReasonConsumerError},
+		GoodReasons:               append([]string(nil), defaultGoodReasons...),
+		ExcludedReasons:           append([]string(nil), defaultExcludedReasons...),
 		TimeToFirstTokenThreshold: 2 * time.Second,
 		SetSpanStatus:             true,
 	}

@@ -41,6 +41,7 @@ var goldenCases = []string{
 	"consumer_error",
 	"latency",
 	"foreign",
+	"foreign_finish_names",
 	"passthrough",
 	"malformed",
 }

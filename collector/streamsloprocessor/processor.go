@@ -218,8 +218,10 @@ func (p *streamSLOProcessor) resolve(pol outcome, attrs pcommon.Map) outcome {
 //   - span status ERROR without an HTTP status: request_failed (connect error);
 //   - span status ERROR with a 1xx-3xx HTTP status: server_error_event (the
 //     stream failed after the status was committed; their error.type is kept);
-//   - otherwise finish reasons: content_filter/refusal -> content_filter,
-//     length/max_tokens -> length, any other -> completed; none -> truncated.
+//   - otherwise finish reasons, mapped by the generated finishReasons table
+//     (the SDKs' own mappings; unlisted names -> completed), the worst of a
+//     list deciding (server_error_event > content_filter > length >
+//     completed); none -> truncated.
 func inferForeignReason(span ptrace.Span, attrs pcommon.Map) string {
 	code, hasCode := httpStatus(attrs)
 	if hasCode && code >= 400 {
@@ -243,15 +245,8 @@ func inferForeignReason(span ptrace.Span, attrs pcommon.Map) string {
 		}
 		reason := ReasonCompleted
 		for i := 0; i < s.Len(); i++ {
-			v := s.At(i)
-			if v.Type() != pcommon.ValueTypeStr {
-				continue
-			}
-			switch finishReasonToReason(v.Str()) {
-			case ReasonContentFilter:
-				return ReasonContentFilter
-			case ReasonLength:
-				reason = ReasonLength
+			if v := s.At(i); v.Type() == pcommon.ValueTypeStr {
+				reason = worseFinish(reason, finishReasonToReason(v.Str()))
 			}
 		}
 		return reason
@@ -266,15 +261,35 @@ func inferForeignReason(span ptrace.Span, attrs pcommon.Map) string {
 	}
 }
 
+// finishReasonToReason maps one raw finish reason with the generated table
+// (names_gen.go); a name no SDK reports counts as a normal finish.
 func finishReasonToReason(fr string) string {
-	switch fr {
-	case "content_filter", "refusal":
-		return ReasonContentFilter
-	case "length", "max_tokens":
-		return ReasonLength
-	default:
-		return ReasonCompleted
+	if r, ok := finishReasons[fr]; ok {
+		return r
 	}
+	return ReasonCompleted
+}
+
+// finishRank orders the reasons a finish list can give (n > 1 choices): the
+// worst choice decides.
+func finishRank(r string) int {
+	switch r {
+	case ReasonServerErrorEvent:
+		return 3
+	case ReasonContentFilter:
+		return 2
+	case ReasonLength:
+		return 1
+	default:
+		return 0
+	}
+}
+
+func worseFinish(a, b string) string {
+	if finishRank(b) > finishRank(a) {
+		return b
+	}
+	return a
 }
 
 func isStreaming(attrs pcommon.Map) bool {

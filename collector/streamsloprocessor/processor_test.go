@@ -66,7 +66,7 @@ func ours(reason string, extra func(pcommon.Map)) func(ptrace.Span) {
 func TestReasonTimesPolicy(t *testing.T) {
 	custom := defaultCfg()
 	custom.GoodReasons = []string{ReasonCompleted}
-	custom.ExcludedReasons = []string{ReasonLength, ReasonIdleTimeout, ReasonRequestFailed}
+	custom.ExcludedReasons = []string{ReasonLength, ReasonIdleTimeout, ReasonRequestFailed, ReasonAppError}
 
 	empty := defaultCfg()
 	empty.GoodReasons = nil
@@ -86,6 +86,8 @@ func TestReasonTimesPolicy(t *testing.T) {
 		ReasonClientCancelled:   {"default": "excluded", "custom": "bad", "empty": "bad"},
 		ReasonClientAbandoned:   {"default": "excluded", "custom": "bad", "empty": "bad"},
 		ReasonConsumerError:     {"default": "excluded", "custom": "bad", "empty": "bad"},
+		ReasonUpstreamFailed:    {"default": "bad", "custom": "bad", "empty": "bad"},
+		ReasonAppError:          {"default": "bad", "custom": "excluded", "empty": "bad"},
 	}
 	require.Len(t, want, len(KnownReasons))
 	for _, reason := range KnownReasons {
@@ -287,6 +289,12 @@ func TestForeignInstrumentationInference(t *testing.T) {
 		{"unset status tool_calls", func(_ ptrace.Span, a pcommon.Map) { finish(a, "tool_calls") }, "completed", "good", "excluded", "<absent>"},
 		{"length", func(_ ptrace.Span, a pcommon.Map) { finish(a, "length") }, "length", "good", "excluded", "<absent>"},
 		{"max_tokens (anthropic)", func(_ ptrace.Span, a pcommon.Map) { finish(a, "max_tokens") }, "length", "good", "excluded", "<absent>"},
+		{"model_context_window_exceeded (anthropic)", func(_ ptrace.Span, a pcommon.Map) { finish(a, "model_context_window_exceeded") }, "length", "good", "excluded", "<absent>"},
+		{"max_output_tokens (openai responses)", func(_ ptrace.Span, a pcommon.Map) { finish(a, "max_output_tokens") }, "length", "good", "excluded", "<absent>"},
+		{"end_turn (anthropic)", func(_ ptrace.Span, a pcommon.Map) { finish(a, "end_turn") }, "completed", "good", "excluded", "<absent>"},
+		{"error finish (openai)", func(_ ptrace.Span, a pcommon.Map) { finish(a, "error") }, "server_error_event", "bad", "excluded", "server_error_event"},
+		{"n=2 content_filter+error, error wins", func(_ ptrace.Span, a pcommon.Map) { finish(a, "content_filter", "error") }, "server_error_event", "bad", "excluded", "server_error_event"},
+		{"unlisted finish name", func(_ ptrace.Span, a pcommon.Map) { finish(a, "some_new_reason") }, "completed", "good", "excluded", "<absent>"},
 		{"content_filter", func(_ ptrace.Span, a pcommon.Map) { finish(a, "content_filter") }, "content_filter", "good", "excluded", "<absent>"},
 		{"refusal", func(_ ptrace.Span, a pcommon.Map) { finish(a, "refusal") }, "content_filter", "good", "excluded", "<absent>"},
 		{"n=3 mixed, content_filter wins", func(_ ptrace.Span, a pcommon.Map) { finish(a, "stop", "length", "content_filter") }, "content_filter", "good", "excluded", "<absent>"},
