@@ -103,6 +103,11 @@ def run(args: argparse.Namespace) -> int:
         f"  OPENAI_BASE_URL={server.openai_base_url}  ANTHROPIC_BASE_URL={server.anthropic_base_url}",
         flush=True,
     )
+    print(
+        f"  google-genai HttpOptions(base_url={server.gemini_base_url!r})"
+        f"  boto3 bedrock-runtime endpoint_url={server.bedrock_endpoint_url!r}",
+        flush=True,
+    )
     try:
         while not stop.wait(0.2) and server.running:
             pass
@@ -135,7 +140,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Standalone entry point: ``python -m otel_streamslo.chaos.cli [options]``."""
     parser = argparse.ArgumentParser(
         prog="otel-streamslo chaos-provider",
-        description="OpenAI/Anthropic-compatible SSE server with scripted faults, for testing.",
+        description="OpenAI, Anthropic, Gemini and Bedrock streaming server with scripted faults.",
     )
     add_arguments(parser)
     return run(parser.parse_args(argv))

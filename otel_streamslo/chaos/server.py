@@ -93,6 +93,16 @@ class ChaosServer:
         """Base URL for the Anthropic SDK (same as ``base_url``)."""
         return self.base_url
 
+    @property
+    def gemini_base_url(self) -> str:
+        """``HttpOptions(base_url=...)`` for google-genai (same as ``base_url``)."""
+        return self.base_url
+
+    @property
+    def bedrock_endpoint_url(self) -> str:
+        """``endpoint_url`` of a boto3 ``bedrock-runtime`` client (same as ``base_url``)."""
+        return self.base_url
+
     # --- request log ---------------------------------------------------------------------------
 
     @property
