@@ -6,7 +6,7 @@ from typing import Any, NamedTuple, Optional
 
 from otel_streamslo.version import __version__
 
-__all__ = ["StreamOutcome", "__version__", "stream_outcome"]
+__all__ = ["StreamOutcome", "__version__", "instrumented_targets", "stream_outcome"]
 
 
 class StreamOutcome(NamedTuple):
@@ -33,3 +33,12 @@ def stream_outcome(stream: Any) -> Optional[StreamOutcome]:
         return StreamOutcome(reason.value, outcome.value)
     except Exception:
         return None
+
+
+def instrumented_targets() -> dict[str, tuple[str, ...]]:
+    """SDK methods patched now, by instrumentor class (``module:qualname``); a target missing in the
+    installed SDK version is skipped on its own and absent here (see each instrumentor's
+    ``skipped_targets()``)."""
+    from otel_streamslo.core.patching import instrumented_targets as targets
+
+    return targets()

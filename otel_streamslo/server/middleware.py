@@ -106,14 +106,14 @@ class StreamSLOMiddleware:
             return message
 
         async def on_send(message: Message) -> None:
-            kind = message.get("type")
-            if kind == "http.response.body":
-                try:
+            try:
+                kind = message["type"]
+                if kind == "http.response.body":
                     resp.body(message.get("body", b""), message.get("more_body", False))
-                except Exception:
-                    logger.debug("otel_streamslo: body bookkeeping failed", exc_info=True)
-            elif kind == "http.response.start":
-                resp.start(message)
+                elif kind == "http.response.start":
+                    resp.start(message)
+            except Exception:
+                logger.debug("otel_streamslo: send bookkeeping failed", exc_info=True)
             try:
                 await send(message)
             except OSError:  # ASGI spec 2.4: the client is gone

@@ -9,11 +9,13 @@ request's start when there is none. Every method swallows its own errors (debug 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from typing import Any, Optional
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
@@ -46,10 +48,18 @@ def current_server_span() -> Optional[Span]:
     return None
 
 
+def _task() -> Any:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
+
+
 class ServedResponse:
     """Observations of one response; writes its verdict exactly once."""
 
     __slots__ = (
+        "_attached",
         "_lock",
         "chunks",
         "first_data_ns",
@@ -81,6 +91,7 @@ class ServedResponse:
         self.chunks = 0
         self.first_data_ns: Optional[int] = None
         self.reported = False
+        self._attached: Optional[tuple[Any, Any]] = None
 
     # --- events -------------------------------------------------------------------------------
 
@@ -137,6 +148,10 @@ class ServedResponse:
         self.feed(ResponseEvent.APP_ERROR)  # ignored when already terminal (sticky)
         if self.streamed:
             self.report()
+        attached = self._attached
+        if attached is not None and attached[0] is _task():
+            self._attached = None
+            otel_context.detach(attached[1])
 
     # --- reporting ----------------------------------------------------------------------------
 
@@ -147,6 +162,9 @@ class ServedResponse:
             try:
                 self.span = self._own_span()
                 self.owns_span = True
+                # Current for the rest of the sending task (the body generator runs there), so the
+                # upstream streams it starts are children. Undone in exit() when that is the same task.
+                self._attached = (_task(), otel_context.attach(trace.set_span_in_context(self.span)))
             except Exception:
                 logger.debug("otel_streamslo: cannot start server span", exc_info=True)
 

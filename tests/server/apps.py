@@ -43,7 +43,9 @@ class Chat:
     def __init__(self, chaos: Any) -> None:
         self.oai = openai.AsyncOpenAI(base_url=chaos.openai_base_url, api_key="t", max_retries=0)
         self.oai_sync = openai.OpenAI(base_url=chaos.openai_base_url, api_key="t", max_retries=0)
-        self.claude = anthropic.AsyncAnthropic(base_url=chaos.anthropic_base_url, api_key="t", max_retries=0)
+        self.claude = anthropic.AsyncAnthropic(
+            base_url=chaos.anthropic_base_url, api_key="t", max_retries=0, open_telemetry=False
+        )
         self.streams: list[Any] = []  # upstream streams, for stream_outcome checks
         self.errors: list[BaseException] = []  # what the app's own code caught
         self.tasks: set[asyncio.Task[Any]] = set()

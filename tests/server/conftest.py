@@ -14,11 +14,18 @@ from opentelemetry.trace import SpanKind
 from tests.conftest import Telemetry
 
 
+def keep_chaos_plain(chaos: Any) -> None:
+    """Build the chaos provider's middleware stack now, so the server instrumentors skip it."""
+    if chaos.app.middleware_stack is None:
+        chaos.app.middleware_stack = chaos.app.build_middleware_stack()
+
+
 @pytest.fixture
-def served(instrument_both: Telemetry) -> Iterator[Telemetry]:
+def served(chaos: Any, instrument_both: Telemetry) -> Iterator[Telemetry]:
     """SDK instrumentors plus the Starlette and FastAPI stream instrumentors."""
     from otel_streamslo.server import FastAPIStreamInstrumentor, StarletteStreamInstrumentor
 
+    keep_chaos_plain(chaos)
     insts = [StarletteStreamInstrumentor(), FastAPIStreamInstrumentor()]
     for inst in insts:
         inst.instrument(
@@ -36,7 +43,11 @@ def server_spans(tel: Telemetry) -> list[ReadableSpan]:
 
 
 def client_spans(tel: Telemetry) -> list[ReadableSpan]:
-    return [s for s in tel.spans() if s.kind is SpanKind.CLIENT]
+    return [
+        s
+        for s in tel.spans()
+        if s.kind is SpanKind.CLIENT and "gen_ai.operation.name" in (s.attributes or {})
+    ]
 
 
 def wait_for(pred: Callable[[], bool], timeout: float = 8.0) -> None:
