@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -279,3 +280,33 @@ def test_invoke_unknown_family_is_a_validation_error(bedrock: Any, server: Chaos
     assert isinstance(error, ClientError)
     assert error.response["Error"]["Code"] == "ValidationException"
     assert server.log[0]["outcome"] == "rejected"
+
+
+def test_slow_ttft_huge_chunk_and_request_id(bedrock: Any, server: ChaosServer) -> None:
+    started = time.monotonic()
+    response = bedrock.converse_stream(modelId=f"{CLAUDE}+slow_ttft", messages=MESSAGES)
+    first: Optional[float] = None
+    for event in response["stream"]:
+        if "contentBlockDelta" in event and first is None:
+            first = time.monotonic() - started
+    assert first is not None and first >= 0.3  # the session server's ttft_seconds
+    assert response["ResponseMetadata"]["RequestId"] == server.log[0]["id"]
+    huge = converse(bedrock, "huge_chunk@1")
+    assert huge.error is None
+    assert (
+        max(len(i["contentBlockDelta"]["delta"]["text"]) for i in huge.items if "contentBlockDelta" in i)
+        == 2**20
+    )
+
+
+def test_request_validation(bedrock: Any, server: ChaosServer) -> None:
+    with pytest.raises(ClientError) as caught:
+        bedrock.converse_stream(modelId=CLAUDE, messages=[])
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    client = _client(server.bedrock_endpoint_url)
+    _with_headers(client, {"x-chaos-error-type": "nope"})
+    with pytest.raises(ClientError) as bad_header:
+        client.converse_stream(modelId=f"{CLAUDE}+error_frame", messages=MESSAGES)
+    client.close()
+    assert "x-chaos-error-type" in bad_header.value.response["Error"]["Message"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -242,4 +243,39 @@ async def test_async_stream_and_error_frame(server: ChaosServer) -> None:
             seen += 1
     assert (seen, caught.value.code) == (2, 500)
     await client.aio.aclose()
+    client.close()
+
+
+def test_slow_ttft_and_huge_chunk(client: genai.Client, server: ChaosServer) -> None:
+    started = time.monotonic()
+    first: Optional[float] = None
+    for chunk in client.models.generate_content_stream(model=f"{MODEL}+slow_ttft", contents="hi"):
+        if chunk.text and first is None:
+            first = time.monotonic() - started
+    assert first is not None and first >= 0.3  # the session server's ttft_seconds
+    huge = stream(client, "huge_chunk@1")
+    assert huge.error is None
+    assert max(len(p.text or "") for p in huge.parts) == 1024 * 1024
+
+
+def test_request_validation_and_unknown_paths(server: ChaosServer) -> None:
+    url = f"{server.base_url}/v1beta/models/{MODEL}"
+    reply = httpx2.post(f"{url}:streamGenerateContent?alt=sse", json={"contents": []})  # the SDK refuses []
+    assert reply.status_code == 400
+    assert reply.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert server.log[0]["outcome"] == "rejected"
+    reply = httpx2.post(f"{url}:countTokens", json={})
+    assert reply.status_code == 404
+    assert reply.json()["error"]["status"] == "NOT_FOUND"
+
+
+def test_v1_api_version_and_request_id(server: ChaosServer) -> None:
+    http = types.HttpOptions(base_url=server.gemini_base_url, api_version="v1", retry_options=NO_RETRY)
+    client = genai.Client(api_key="test", http_options=http)
+    chunks = list(client.models.generate_content_stream(model=MODEL, contents="hi"))
+    assert "".join(c.text or "" for c in chunks) == text_of(TOKENS)
+    response = chunks[0].sdk_http_response
+    assert response is not None and response.headers is not None
+    (entry,) = server.log
+    assert response.headers["x-request-id"] == entry["id"]
     client.close()
