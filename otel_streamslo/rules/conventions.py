@@ -44,7 +44,8 @@ TICKET: tuple[BurnCondition, ...] = (
 BURN_FACTORS: tuple[float, ...] = tuple(sorted({1.0, *(float(c.factor) for c in PAGE + TICKET)}))
 
 # --- SLI kinds: the `streamslo_sli` label, so dashboards find SLOs whatever their names ------------
-KIND_STREAM = "stream-availability"
+KIND_STREAM = "stream-availability"  # client spans: the provider leg
+KIND_RESPONSE = "response-availability"  # server spans: what the app's users got
 KIND_HTTP = "http-availability"
 KIND_LATENCY = "ttft-latency"
 KIND_CUSTOM = "custom"
@@ -52,6 +53,15 @@ KIND_CUSTOM = "custom"
 # --- verdicts --------------------------------------------------------------------------------------
 OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome)
 TERMINATION_REASONS: tuple[str, ...] = tuple(r.value for r in TerminationReason)
+# Reasons of the app's own streamed responses (server spans), DESIGN.md "Server side".
+RESPONSE_REASONS: tuple[str, ...] = (
+    "completed",
+    "upstream_failed",
+    "server_error_event",
+    "app_error",
+    "request_failed",
+    "client_cancelled",
+)
 LATENCY_SOURCES: tuple[str, ...] = ("histogram", "spans")
 TTFT_BUCKETS: tuple[float, ...] = DURATION_BUCKETS
 
@@ -64,6 +74,11 @@ CHUNK_TIME_HISTOGRAM = "gen_ai_client_operation_time_per_output_chunk_seconds"
 TOKEN_USAGE_HISTOGRAM = "gen_ai_client_token_usage"
 STREAMS_ACTIVE_METRIC = "streamslo_streams_active"
 TOKENS_DELIVERED_METRIC = "streamslo_tokens_delivered_total"
+STREAMS_METRIC = "streamslo_streams_total"  # SDK counter of client streams, unsampled
+RESPONSES_METRIC = "streamslo_responses_total"  # SDK counter of streamed server responses, unsampled
+ABORT_LATENCY_HISTOGRAM = "streamslo_abort_propagation_latency_seconds"
+TOKENS_AFTER_DISCONNECT_METRIC = "streamslo_tokens_after_disconnect_total"
+TOOL_CALLS_COMMITTED_METRIC = "streamslo_tool_calls_committed_total"
 
 # --- labels ----------------------------------------------------------------------------------------
 SERVICE_LABEL = "service_name"
@@ -74,6 +89,10 @@ LATENCY_LABEL = "streamslo_sli_latency"
 REASON_LABEL = "streamslo_termination_reason"
 STATUS_LABEL = "http_response_status_code"
 SLI_KIND_LABEL = "streamslo_sli"
+ROUTE_LABEL = "http_route"
+SPAN_KIND_LABEL = "span_kind"
+CLIENT_SPANS = f'{SPAN_KIND_LABEL}="SPAN_KIND_CLIENT"'  # the provider leg (LLM streams)
+SERVER_SPANS = f'{SPAN_KIND_LABEL}="SPAN_KIND_SERVER"'  # the user leg (the app's responses)
 # Set by the generator on every series; a spec cannot override them.
 RESERVED_LABELS = frozenset({"sloth_id", "sloth_service", "sloth_slo", "sloth_window", SLI_KIND_LABEL})
 # The naive HTTP view: these statuses (and connect errors without a status) are errors.

@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from otel_streamslo.rules.conventions import (
+    CLIENT_SPANS,
     HTTP_ERROR_STATUSES,
     LATENCY_LABEL,
     OUTCOME_LABEL,
     REASON_LABEL,
+    SERVER_SPANS,
     STATUS_LABEL,
     WINDOW_PLACEHOLDER,
 )
@@ -65,7 +67,17 @@ def summed(vectors: Sequence[str], window: str = WINDOW_PLACEHOLDER, fn: str = "
 
 
 def stream_events(calls: str, selector: str, selection: VerdictSelection) -> EventSelectors:
-    """Stream-aware SLI: the ``streamslo_sli_outcome`` verdict of every classified stream."""
+    """Stream-aware SLI of the provider leg: the verdicts of client spans (LLM streams)."""
+    return verdict_events(calls, matchers(selector, CLIENT_SPANS), selection)
+
+
+def response_events(calls: str, selector: str, selection: VerdictSelection) -> EventSelectors:
+    """User-facing SLI: the verdicts of server spans (the app's own streamed responses)."""
+    return verdict_events(calls, matchers(selector, SERVER_SPANS), selection)
+
+
+def verdict_events(calls: str, selector: str, selection: VerdictSelection) -> EventSelectors:
+    """Error and total events of the ``streamslo_sli_outcome`` verdicts of the selected spans."""
     excluded = selection.excluded_reasons
     not_excluded = matcher(REASON_LABEL, "!~", "|".join(excluded)) if excluded else ""
     bad_reasons = selection.bad_reasons
@@ -83,11 +95,12 @@ def stream_events(calls: str, selector: str, selection: VerdictSelection) -> Eve
 
 
 def http_events(calls: str, selector: str) -> EventSelectors:
-    """Naive HTTP SLI of the same classified streams: what an HTTP-status dashboard sees.
+    """Naive HTTP SLI of the provider leg's streams: what an HTTP-status dashboard sees.
 
     Errors are 5xx and 429 responses, plus connect errors (no status at all). A 200 whose stream
-    failed later is a success here.
+    failed later is a success here. Client spans only, the traffic of the stream-aware SLI.
     """
+    selector = matchers(selector, CLIENT_SPANS)
     traffic = matcher(OUTCOME_LABEL, "!=", "")
     connect_error = vector(
         calls,
@@ -106,7 +119,8 @@ def http_events(calls: str, selector: str) -> EventSelectors:
 
 
 def latency_span_events(calls: str, selector: str) -> EventSelectors:
-    """TTFT SLI from the collector's ``streamslo_sli_latency`` span verdict."""
+    """TTFT SLI from the collector's ``streamslo_sli_latency`` verdict of client spans."""
+    selector = matchers(selector, CLIENT_SPANS)
     return EventSelectors(
         errors=(vector(calls, selector, matcher(LATENCY_LABEL, "=", "bad")),),
         total=(vector(calls, selector, matcher(LATENCY_LABEL, "=~", "good|bad")),),

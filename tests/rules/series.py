@@ -61,6 +61,28 @@ MIX: tuple[Kind, ...] = (
 )
 TOKENS_PER_STREAM = 400.0
 CHUNK_GAP = 0.03
+ROUTE = "/chat"
+# The app's own streamed responses (server spans, no provider/model): reason, outcome, rate/s.
+RESPONSE_MIX: tuple[tuple[str, str, float], ...] = (
+    ("completed", "good", 4.0),
+    ("upstream_failed", "bad", 0.5),
+    ("app_error", "bad", 0.25),
+    ("server_error_event", "bad", 0.25),
+    ("client_cancelled", "excluded", 1.0),
+)
+# Per provider: upstream streams orphaned by a disconnect per second, abort propagation latency (s),
+# output tokens received after the disconnect per orphan.
+ORPHANS: dict[str, tuple[float, float, float]] = {
+    "openai": (0.5, 0.004, 10.0),
+    "anthropic": (0.25, 2.5, 50.0),
+}
+# Per model and second: tool calls committed, by (reason, outcome).
+TOOL_CALLS: tuple[tuple[str, str, float], ...] = (
+    ("completed", "good", 1.0),
+    ("connection_dropped", "bad", 0.25),
+    ("client_cancelled", "excluded", 0.25),
+)
+ABORT_BUCKETS: tuple[float, ...] = (0.001, 0.0025, 0.005, *DURATION_BUCKETS)
 
 
 def _le(bound: float) -> str:
@@ -94,6 +116,10 @@ def exposition(elapsed: float) -> str:
         "streamslo_streams_total": "counter",
         "streamslo_streams_active": "gauge",
         "streamslo_tokens_delivered_total": "counter",
+        "streamslo_responses_total": "counter",
+        "streamslo_abort_propagation_latency_seconds": "histogram",
+        "streamslo_tokens_after_disconnect_total": "counter",
+        "streamslo_tool_calls_committed_total": "counter",
     }
     series: dict[str, list[str]] = {name: [] for name in meta}
     target = {"job": SERVICE, "instance": "3f1c9a52-stand-in"}  # the exporter's resource labels
@@ -109,6 +135,30 @@ def exposition(elapsed: float) -> str:
     series["traces_span_metrics_calls_total"].append(
         f"traces_span_metrics_calls_total{health} {5.0 * elapsed}"
     )
+    for reason, outcome, rate in RESPONSE_MIX:
+        response = _labels(
+            **target,
+            service_name=SERVICE,
+            span_name=f"POST {ROUTE}",
+            span_kind="SPAN_KIND_SERVER",
+            status_code="STATUS_CODE_ERROR" if outcome == "bad" else "STATUS_CODE_UNSET",
+            streamslo_sli_outcome=outcome,
+            streamslo_sli_latency="good",
+            streamslo_termination_reason=reason,
+            http_response_status_code=200,
+            error_type=reason if outcome == "bad" else None,
+        )
+        series["traces_span_metrics_calls_total"].append(
+            f"traces_span_metrics_calls_total{response} {rate * elapsed}"
+        )
+        counted = _labels(
+            **target,
+            service_name=SERVICE,
+            http_route=ROUTE,
+            streamslo_termination_reason=reason,
+            streamslo_sli_outcome=outcome,
+        )
+        series["streamslo_responses_total"].append(f"streamslo_responses_total{counted} {rate * elapsed}")
     for provider, model in MODELS:
         sdk = {
             **target,
@@ -180,6 +230,18 @@ def exposition(elapsed: float) -> str:
         series["streamslo_tokens_delivered_total"].append(
             f"streamslo_tokens_delivered_total{_labels(**sdk)} {streams * TOKENS_PER_STREAM}"
         )
+        rate, latency, tokens = ORPHANS[provider]
+        series["streamslo_abort_propagation_latency_seconds"] += _histogram(
+            "streamslo_abort_propagation_latency_seconds", sdk, rate * elapsed, latency, ABORT_BUCKETS
+        )
+        series["streamslo_tokens_after_disconnect_total"].append(
+            f"streamslo_tokens_after_disconnect_total{_labels(**sdk)} {rate * elapsed * tokens}"
+        )
+        for reason, outcome, rate in TOOL_CALLS:
+            labels = _labels(**sdk, streamslo_termination_reason=reason, streamslo_sli_outcome=outcome)
+            series["streamslo_tool_calls_committed_total"].append(
+                f"streamslo_tool_calls_committed_total{labels} {rate * elapsed}"
+            )
         series["streamslo_streams_active"].append(
             f"streamslo_streams_active{_labels(**sdk)} {round(20 + 5 * math.sin(elapsed / 10))}"
         )
@@ -260,9 +322,11 @@ def _send_traffic(otlp_http: str, stop: threading.Event) -> None:
     streams = meter.create_counter("streamslo.streams", unit="{stream}")
     active = meter.create_up_down_counter("streamslo.streams.active", unit="{stream}")
     delivered = meter.create_counter("streamslo.tokens.delivered", unit="{token}")
+    downstream = _DownstreamInstruments(meter)
     owed: dict[tuple[int, int], float] = {}
     try:
         while not stop.is_set():
+            downstream.tick(tracer)
             for m, (provider, model) in enumerate(MODELS):
                 attrs = {
                     "gen_ai.operation.name": "chat",
@@ -302,6 +366,52 @@ def _send_traffic(otlp_http: str, stop: threading.Event) -> None:
     finally:
         tracer_provider.shutdown()
         meter_provider.shutdown()
+
+
+class _DownstreamInstruments:
+    """Server spans and the server-side SDK metrics of the mix, one tenth of a second per tick."""
+
+    def __init__(self, meter: Any) -> None:
+        self.responses = meter.create_counter("streamslo.responses", unit="{response}")
+        self.abort_latency = meter.create_histogram(
+            "streamslo.abort.propagation_latency",
+            unit="s",
+            explicit_bucket_boundaries_advisory=list(ABORT_BUCKETS),
+        )
+        self.after_disconnect = meter.create_counter("streamslo.tokens.after_disconnect", unit="{token}")
+        self.tool_calls = meter.create_counter("streamslo.tool_calls.committed", unit="{call}")
+        self.owed: dict[tuple[str, ...], float] = {}
+
+    def _due(self, key: tuple[str, ...], rate: float) -> int:
+        self.owed[key] = self.owed.get(key, 0.0) + rate / 10
+        whole = int(self.owed[key])
+        self.owed[key] -= whole
+        return whole
+
+    def tick(self, tracer: Any) -> None:
+        from opentelemetry.trace import SpanKind
+
+        for reason, outcome, rate in RESPONSE_MIX:
+            for _ in range(self._due(("response", reason), rate)):
+                span = tracer.start_span(f"POST {ROUTE}", kind=SpanKind.SERVER)
+                span.set_attribute("http.route", ROUTE)
+                span.set_attribute("http.response.status_code", 200)
+                span.set_attribute("streamslo.termination.reason", reason)
+                span.set_attribute("streamslo.sli.outcome", outcome)
+                span.end()
+                attrs = {"http.route": ROUTE, "streamslo.termination.reason": reason}
+                self.responses.add(1, {**attrs, "streamslo.sli.outcome": outcome})
+        for provider, model in MODELS:
+            attrs = {"gen_ai.provider.name": provider, "gen_ai.request.model": model}
+            rate, latency, tokens = ORPHANS[provider]
+            for _ in range(self._due(("orphan", provider), rate)):
+                self.abort_latency.record(latency, attrs)
+                self.after_disconnect.add(int(tokens), attrs)
+            for reason, outcome, calls in TOOL_CALLS:
+                due = self._due(("tool", provider, reason), calls)
+                if due:
+                    verdict = {"streamslo.termination.reason": reason, "streamslo.sli.outcome": outcome}
+                    self.tool_calls.add(due, {**attrs, **verdict})
 
 
 @contextmanager

@@ -143,6 +143,41 @@ def test_overview_content() -> None:
     assert any("stream-aware" in t.lower() for t in titles) and any("naive http" in t.lower() for t in titles)
 
 
+SLI_KINDS = ("http-availability", "stream-availability", "response-availability")
+
+
+def test_overview_shows_the_three_availabilities_side_by_side() -> None:
+    board = load(GRAFANA_DIR / "streamslo-overview.json")
+    side_by_side = [
+        p
+        for p in board["panels"]
+        if all(any(f'streamslo_sli="{k}"' in t["expr"] for t in p["targets"]) for k in SLI_KINDS)
+    ]
+    assert side_by_side, "no panel shows the three availabilities together"
+    stats = {
+        kind: [
+            p
+            for p in board["panels"]
+            if p["type"] == "stat"
+            and any(
+                f'ratio_rate30d{{sloth_service=~"$service", streamslo_sli="{kind}"}}' in t["expr"]
+                for t in p["targets"]
+            )
+        ]
+        for kind in SLI_KINDS
+    }
+    assert all(len(found) == 1 for found in stats.values()), stats
+    rows = {found[0]["gridPos"]["y"] for found in stats.values()}
+    assert len(rows) == 1, "the three 30d availabilities are not on one row"
+    burns = [p["title"] for p in board["panels"] if p["title"].startswith("Burn rate per window")]
+    assert any("user-facing" in t for t in burns)
+    # raw span queries select on span kind: server spans never mix into the provider leg
+    exprs = [e for _, e in expressions(board) if "traces_span_metrics_calls_total" in e]
+    assert exprs
+    for expr in exprs:
+        assert ('span_kind="SPAN_KIND_CLIENT"' in expr) != ('span_kind="SPAN_KIND_SERVER"' in expr), expr
+
+
 def test_stream_health_content() -> None:
     board = load(GRAFANA_DIR / "streamslo-stream-health.json")
     exprs = "\n".join(e for _, e in expressions(board))
@@ -158,6 +193,27 @@ def test_stream_health_content() -> None:
     for q in ("0.5", "0.95", "0.99"):
         assert f"histogram_quantile({q}, sum by (le)" in exprs
     assert 'streamslo_termination_reason="request_failed"' in exprs
+    for series in (
+        "streamslo_abort_propagation_latency_seconds_bucket",
+        "streamslo_tokens_after_disconnect_total",
+        "streamslo_tool_calls_committed_total",
+        "streamslo_responses_total",
+    ):
+        assert series in exprs, series
+    panels = {p["title"]: p for p in board["panels"]}
+    abort = [t["expr"] for t in panels["Abort propagation latency"]["targets"]]
+    assert [e.split(",")[0] for e in abort] == ["histogram_quantile(0.5", "histogram_quantile(0.95"]
+    (gap,) = [t["expr"] for t in panels["Billing gap: tokens after users left"]["targets"]]
+    after, delivered = (
+        gap.index("streamslo_tokens_after_disconnect_total"),
+        gap.rindex("streamslo_tokens_delivered_total"),
+    )
+    assert after < gap.index(") / ") < delivered  # after disconnect / all delivered upstream
+    (tools,) = [t["expr"] for t in panels["Tool calls committed in bad or cancelled streams"]["targets"]]
+    assert 'streamslo_sli_outcome=~"bad|excluded"' in tools
+    for expr in exprs.splitlines():
+        if "traces_span_metrics" in expr:
+            assert "span_kind=" in expr, expr
     stacked = [p for p in board["panels"] if p["title"] == "Stream terminations by reason"]
     assert stacked and stacked[0]["fieldConfig"]["defaults"]["custom"]["stacking"]["mode"] == "normal"
 

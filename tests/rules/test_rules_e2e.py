@@ -194,3 +194,22 @@ def test_stream_failures_page_while_the_naive_sli_stays_green(prometheus: Promet
 
 def test_grafana_dir_has_only_the_two_dashboards() -> None:
     assert sorted(p.name for p in GRAFANA_DIR.glob("*.json")) == sorted(p.name for p in DASHBOARD_FILES)
+
+
+def test_user_facing_availability_counts_server_spans_only(prometheus: Prometheus) -> None:
+    results = wait_for(
+        prometheus,
+        {
+            "page": 'ALERTS{alertname="ResponseAvailabilityBudgetBurn", alertstate="firing", '
+            'severity="page"}',
+            "response": 'slo:sli_error:ratio_rate5m{streamslo_sli="response-availability"}',
+            "gap": "sum(rate(streamslo_tokens_after_disconnect_total[30s])) "
+            "/ sum(rate(streamslo_tokens_delivered_total[30s]))",
+        },
+    )
+    assert has_data(results["page"]), f"no page alert for response-availability ({prometheus.source})"
+    # Server spans: 1 of 5 counted responses/s bad (upstream_failed, app_error, server_error_event);
+    # cancelled ones excluded. The client spans' 2.375/9.375 would show if they leaked in.
+    assert float(results["response"][0]["value"][1]) == pytest.approx(1.0 / 5.0, rel=0.35)
+    # Tokens after disconnect: 0.5*10 + 0.25*50 = 17.5/s of 2 models * 10 streams/s * 400 = 8000/s.
+    assert float(results["gap"][0]["value"][1]) == pytest.approx(17.5 / 8000, rel=0.5)

@@ -90,6 +90,7 @@ def test_there_are_promtool_tests() -> None:
         "stream-availability-slow-burn.yaml",
         "outcome-policy.yaml",
         "ttft-latency.yaml",
+        "response-availability.yaml",
     } <= names
 
 

@@ -137,14 +137,14 @@ def test_only_stream_and_latency_slos_alert(spec: Spec, groups: list[dict[str, A
         for m in [re.search(r'sloth_slo="([^"]+)"', r["expr"])]
         if m
     }
-    assert alerting == {"stream-availability", "ttft-latency"}
+    assert alerting == {"stream-availability", "response-availability", "ttft-latency"}
     names = [g["name"] for g in groups]
     assert "sloth-slo-alerts-streamslo-demo-http-availability" not in names
     assert len(names) == len(set(names))
 
 
 def test_naive_sli_only_sees_http_status(spec: Spec) -> None:
-    stream, http, _ = spec.slos
+    stream, _, http, _ = spec.slos
     assert "http_response_status_code" not in stream.error_query
     assert 'http_response_status_code=~"5..|429"' in http.error_query
     assert 'http_response_status_code=""' in http.error_query  # connect errors

@@ -45,10 +45,15 @@ def error_of(data: object) -> str:
     return str(info.value)
 
 
-def test_committed_spec_loads_with_three_slos() -> None:
+def test_committed_spec_loads_with_four_slos() -> None:
     spec = load_spec(SLO_DIR / "streamslo.yaml")
-    assert [s.kind for s in spec.slos] == ["stream-availability", "http-availability", "ttft-latency"]
-    assert [s.alerting for s in spec.slos] == [True, False, True]
+    assert [s.kind for s in spec.slos] == [
+        "stream-availability",
+        "response-availability",
+        "http-availability",
+        "ttft-latency",
+    ]
+    assert [s.alerting for s in spec.slos] == [True, True, False, True]
     assert spec.period == "30d"
     assert spec.period_days == 30
 
@@ -261,7 +266,7 @@ def test_openslo_good_total_counter() -> None:
     assert (spec.service, slo.name, slo.objective, spec.period) == (
         "my-app",
         "chat-availability",
-        99.5,
+        Decimal("99.5"),
         "30d",
     )
     assert slo.total_query == 'sum(rate(all_total{job="a"}[{{.window}}]))'
@@ -309,3 +314,44 @@ def test_openslo_4w_is_28d_and_kind_checked() -> None:
     assert parse_spec(openslo(timeWindow=[{"duration": "4w", "isRolling": True}])).period == "28d"
     assert "only OpenSLO kind: SLO" in error_of({**OPENSLO, "kind": "Service"})
     assert "openslo/v1alpha' is not supported" in error_of({**OPENSLO, "apiVersion": "openslo/v1alpha"})
+
+
+def test_slis_select_on_span_kind() -> None:
+    spec = parse_spec(doc(response_availability={"objective": 99}))
+    stream, response, http, latency = spec.slos
+    client, server = 'span_kind="SPAN_KIND_CLIENT"', 'span_kind="SPAN_KIND_SERVER"'
+    for slo in (stream, http):  # the provider leg and its naive HTTP view
+        assert client in slo.error_query and client in slo.total_query
+        assert server not in slo.error_query + slo.total_query
+    assert server in response.error_query and server in response.total_query
+    assert client not in response.error_query + response.total_query
+    assert (response.name, response.kind, response.objective, response.alerting) == (
+        "response-availability",
+        "response-availability",
+        Decimal("99"),
+        True,
+    )
+    assert "span_kind" not in latency.error_query  # histogram source: the SDK's client histogram
+
+
+def test_response_availability_defaults_and_reasons() -> None:
+    assert [s.kind for s in parse_spec(doc()).slos] == [
+        "stream-availability",
+        "http-availability",
+        "ttft-latency",
+    ]  # opt-in: only specs with a response_availability section get it
+    (response,) = [
+        s for s in parse_spec(doc(response_availability={})).slos if s.kind == "response-availability"
+    ]
+    assert response.objective == Decimal("99.5")  # defaults to the availability objective
+    custom = parse_spec(
+        doc(response_availability={"bad_reasons": ["client_cancelled"], "excluded_reasons": ["app_error"]})
+    ).slos[1]
+    assert 'streamslo_termination_reason="client_cancelled"' in custom.error_query
+    assert 'streamslo_termination_reason!="app_error"' in custom.total_query
+    message = error_of(doc(response_availability={"bad_reasons": ["idle_timeout"]}))
+    assert "spec.response_availability.bad_reasons" in message and "upstream_failed" in message
+    assert "spec.response_availability: unknown field(s) threshold" in error_of(
+        doc(response_availability={"threshold": 1})
+    )
+    assert "used more than once" in error_of(doc(response_availability={"name": "stream-availability"}))

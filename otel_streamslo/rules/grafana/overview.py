@@ -10,6 +10,7 @@ from otel_streamslo.rules.conventions import (
     ERROR_RATIO_RECORD,
     KIND_HTTP,
     KIND_LATENCY,
+    KIND_RESPONSE,
     KIND_STREAM,
     OBJECTIVE_RECORD,
     SLI_WINDOWS,
@@ -50,8 +51,50 @@ def _percent_stat(
     )
 
 
+# The three availabilities, side by side everywhere: (kind, short name, what it counts).
+AVAILABILITIES: tuple[tuple[str, str, str], ...] = (
+    (KIND_HTTP, "Naive HTTP", "Provider streams judged by HTTP status only (5xx, 429, connect errors)."),
+    (
+        KIND_STREAM,
+        "Stream-aware (provider streams)",
+        "LLM streams (client spans) that failed after their 200 (error frame, drop, stall, cut-off) count.",
+    ),
+    (
+        KIND_RESPONSE,
+        "User-facing (responses)",
+        "The app's own streamed responses (server spans): upstream failures relayed, app errors after the "
+        "200, error events.",
+    ),
+)
+
+
+def _budget_stat(title: str, kind: str, description: str) -> Json:
+    expr = f"{BUDGET_REMAINING_RECORD}{{{q.slo_series(kind)}}}"
+    return _percent_stat(title, expr, description, 1, budget=BUDGET)
+
+
 def _headline_stats() -> list[tuple[int, Json]]:
-    stream, http, ttft = q.slo_series(KIND_STREAM), q.slo_series(KIND_HTTP), q.slo_series(KIND_LATENCY)
+    objective = _percent_stat(
+        "Objective",
+        f"{OBJECTIVE_RECORD}{{{q.slo_series(KIND_STREAM)}}}",
+        "Target of the stream-aware availability SLO.",
+        2,
+    )
+    availabilities = [
+        _percent_stat(
+            f"{name} availability (30d)", f"1 - {ERROR_RATIO_RECORD}30d{{{q.slo_series(kind)}}}", what, 3
+        )
+        for kind, name, what in AVAILABILITIES
+    ]
+    budgets = [
+        _budget_stat("Error budget remaining (30d)", KIND_STREAM, "Stream-aware availability budget left."),
+        _budget_stat(
+            "Response budget remaining (30d)", KIND_RESPONSE, "User-facing availability budget left."
+        ),
+        _budget_stat(
+            "TTFT budget remaining (30d)", KIND_LATENCY, "Budget left of the time-to-first-token SLO."
+        ),
+    ]
     firing = panel(
         "stat",
         "Firing SLO alerts",
@@ -59,56 +102,7 @@ def _headline_stats() -> list[tuple[int, Json]]:
         "short",
         thresholds=thresholds((None, "green"), (1.0, "red")),
     )
-    return [
-        (
-            4,
-            _percent_stat(
-                "Objective",
-                f"{OBJECTIVE_RECORD}{{{stream}}}",
-                "Target of the stream-aware availability SLO.",
-                2,
-            ),
-        ),
-        (
-            4,
-            _percent_stat(
-                "Stream-aware availability (30d)",
-                f"1 - {ERROR_RATIO_RECORD}30d{{{stream}}}",
-                "Streams that failed after their 200 (error frame, drop, stall, cut-off) count.",
-                3,
-            ),
-        ),
-        (
-            4,
-            _percent_stat(
-                "Naive HTTP availability (30d)",
-                f"1 - {ERROR_RATIO_RECORD}30d{{{http}}}",
-                "Same traffic judged by HTTP status only (5xx, 429, connect errors).",
-                3,
-            ),
-        ),
-        (
-            4,
-            _percent_stat(
-                "Error budget remaining (30d)",
-                f"{BUDGET_REMAINING_RECORD}{{{stream}}}",
-                "Share of the stream-aware availability budget left in the SLO period.",
-                1,
-                budget=BUDGET,
-            ),
-        ),
-        (
-            4,
-            _percent_stat(
-                "TTFT budget remaining (30d)",
-                f"{BUDGET_REMAINING_RECORD}{{{ttft}}}",
-                "Budget left of the time-to-first-token SLO.",
-                1,
-                budget=BUDGET,
-            ),
-        ),
-        (4, firing),
-    ]
+    return [(3, item) for item in (objective, *availabilities, *budgets, firing)]
 
 
 def _availability_series(title: str, queries: list[Json], description: str) -> Json:
@@ -125,11 +119,9 @@ def _availability_series(title: str, queries: list[Json], description: str) -> J
 
 
 def _comparison() -> list[tuple[int, Json]]:
-    stream, http = q.slo_series(KIND_STREAM), q.slo_series(KIND_HTTP)
     recorded = targets(
-        (f"1 - {ERROR_RATIO_RECORD}5m{{{stream}}}", "stream-aware"),
-        (f"1 - {ERROR_RATIO_RECORD}5m{{{http}}}", "naive HTTP"),
-        (f"{OBJECTIVE_RECORD}{{{stream}}}", "objective"),
+        *((f"1 - {ERROR_RATIO_RECORD}5m{{{q.slo_series(kind)}}}", name) for kind, name, _ in AVAILABILITIES),
+        (f"{OBJECTIVE_RECORD}{{{q.slo_series(KIND_STREAM)}}}", "objective"),
     )
     legend = "{{gen_ai_provider_name}} {{gen_ai_request_model}}"
     per_model = targets(
@@ -140,9 +132,10 @@ def _comparison() -> list[tuple[int, Json]]:
         (
             12,
             _availability_series(
-                "Availability of the same traffic: stream-aware vs naive HTTP (5m)",
+                "Availability: naive HTTP vs stream-aware vs user-facing (5m)",
                 recorded,
-                "The gap between the lines is failures an HTTP-status dashboard never sees.",
+                "Naive HTTP and stream-aware judge the same provider streams: the gap is failures an "
+                "HTTP-status dashboard never sees. User-facing is what the app's users got.",
             ),
         ),
         (
@@ -156,19 +149,19 @@ def _comparison() -> list[tuple[int, Json]]:
     ]
 
 
-def _range_stat(title: str, expr: str) -> Json:
+def _range_stat(title: str, expr: str, description: str) -> Json:
     return panel(
         "stat",
         title,
         [target(expr, instant=True)],
         "percentunit",
-        description="Over the selected time range, provider and model.",
+        description=description,
         decimals=3,
     )
 
 
 def _over_range() -> list[tuple[int, Json]]:
-    window = "$__range"
+    window, filtered = "$__range", "Over the selected time range, provider and model."
     current_burn = panel(
         "bargauge",
         "Current burn rate per window (stream-aware availability)",
@@ -179,13 +172,16 @@ def _over_range() -> list[tuple[int, Json]]:
         min_value=0,
     )
     return [
+        (4, _range_stat("Naive HTTP (time range)", q.http_availability(window, fn="increase"), filtered)),
+        (4, _range_stat("Stream-aware (time range)", q.stream_availability(window, fn="increase"), filtered)),
         (
-            6,
+            4,
             _range_stat(
-                "Stream-aware availability (time range)", q.stream_availability(window, fn="increase")
+                "User-facing (time range)",
+                q.response_availability(window, fn="increase"),
+                "Over the selected time range (server spans carry no provider or model).",
             ),
         ),
-        (6, _range_stat("Naive HTTP availability (time range)", q.http_availability(window, fn="increase"))),
         (12, current_burn),
     ]
 
@@ -210,8 +206,9 @@ def burn_panel(kind: str, title: str) -> Json:
 
 def _burns() -> list[tuple[int, Json]]:
     return [
-        (12, burn_panel(KIND_STREAM, "Burn rate per window: stream-aware availability")),
-        (12, burn_panel(KIND_LATENCY, "Burn rate per window: time to first token")),
+        (8, burn_panel(KIND_STREAM, "Burn rate per window: stream-aware availability")),
+        (8, burn_panel(KIND_RESPONSE, "Burn rate per window: user-facing availability")),
+        (8, burn_panel(KIND_LATENCY, "Burn rate per window: time to first token")),
     ]
 
 
@@ -265,7 +262,8 @@ def overview() -> Json:
     ]
     return dashboard(
         OVERVIEW,
-        "Stream-aware SLOs of LLM streaming next to the naive HTTP view of the same traffic.",
+        "Stream-aware SLOs of LLM streaming (provider streams and the app's own responses) next to the "
+        "naive HTTP view of the same traffic.",
         layout(rows),
         HEALTH,
     )

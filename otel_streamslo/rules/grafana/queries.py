@@ -14,6 +14,8 @@ from otel_streamslo.rules.conventions import (
     PROVIDER_LABEL,
     SERVICE_LABEL,
     SLI_KIND_LABEL,
+    TOKENS_AFTER_DISCONNECT_METRIC,
+    TOKENS_DELIVERED_METRIC,
 )
 
 # Label matchers of the dashboard variables, for raw (non-SLO) metrics.
@@ -32,6 +34,20 @@ def slo_series(kind: str) -> str:
 def stream_availability(window: str, by: str = "", fn: str = "rate") -> str:
     """Stream-aware availability of the raw span metrics, as the default rules count it."""
     return sli.availability(sli.stream_events(CALLS_METRIC, FILTER, sli.VerdictSelection()), window, by, fn)
+
+
+def response_availability(window: str, by: str = "", fn: str = "rate") -> str:
+    """User-facing availability of the app's streamed responses (server spans: no provider/model)."""
+    return sli.availability(
+        sli.response_events(CALLS_METRIC, SERVICE, sli.VerdictSelection()), window, by, fn
+    )
+
+
+def billing_gap(by: str = "") -> str:
+    """Tokens received from providers after the user disconnected / all tokens delivered upstream."""
+    after = sli.summed([sli.vector(TOKENS_AFTER_DISCONNECT_METRIC, FILTER)], RATE, by=by)
+    delivered = sli.summed([sli.vector(TOKENS_DELIVERED_METRIC, FILTER)], RATE, by=by)
+    return f"({after} or 0 * {delivered}) / {delivered}"
 
 
 def http_availability(window: str, by: str = "", fn: str = "rate") -> str:

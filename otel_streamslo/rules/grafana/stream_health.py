@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from otel_streamslo.rules.conventions import (
+    ABORT_LATENCY_HISTOGRAM,
     CALLS_METRIC,
     CHUNK_TIME_HISTOGRAM,
+    CLIENT_SPANS,
     DURATION_HISTOGRAM,
     OUTCOME_LABEL,
     PROVIDER_LABEL,
     REASON_LABEL,
+    RESPONSES_METRIC,
+    ROUTE_LABEL,
+    SERVER_SPANS,
     SPAN_DURATION_METRIC,
     STATUS_LABEL,
     STREAMS_ACTIVE_METRIC,
     TOKEN_USAGE_HISTOGRAM,
     TOKENS_DELIVERED_METRIC,
+    TOOL_CALLS_COMMITTED_METRIC,
     TTFT_HISTOGRAM,
 )
 from otel_streamslo.rules.grafana import queries as q
@@ -21,11 +27,14 @@ from otel_streamslo.rules.grafana.board import HEALTH, OVERVIEW, dashboard
 from otel_streamslo.rules.grafana.panels import STACKED, Json, Row, layout, panel, target, targets
 
 
-def _stacked_rate(title: str, by: str, matchers: str, description: str = "") -> Json:
-    """Stacked streams per second by one label."""
-    expr = f"sum by ({by}) (rate({CALLS_METRIC}{{{q.FILTER}, {matchers}}}[{q.RATE}]))"
+def _stacked_rate(
+    title: str, by: str, matchers: str, description: str = "", spans: str = CLIENT_SPANS, unit: str = "reqps"
+) -> Json:
+    """Stacked spans per second by one label (client spans, the LLM streams, unless told)."""
+    where = q.SERVICE if spans == SERVER_SPANS else q.FILTER
+    expr = f"sum by ({by}) (rate({CALLS_METRIC}{{{where}, {spans}, {matchers}}}[{q.RATE}]))"
     return panel(
-        "timeseries", title, [target(expr, f"{{{{{by}}}}}")], "reqps", description=description, custom=STACKED
+        "timeseries", title, [target(expr, f"{{{{{by}}}}}")], unit, description=description, custom=STACKED
     )
 
 
@@ -34,9 +43,7 @@ def _reasons() -> list[tuple[int, Json]]:
         "Stream terminations by reason",
         REASON_LABEL,
         f'{REASON_LABEL}!=""',
-        "How every stream ended (collector span metrics). Tool calls committed before an abort "
-        "are recorded on spans (streamslo.tool_calls.committed), not as a metric: find them in "
-        "traces.",
+        "How every LLM stream (client span) ended, from the collector's span metrics.",
     )
     after_200 = _stacked_rate(
         "Failed after HTTP 200 (invisible to HTTP dashboards)",
@@ -56,7 +63,7 @@ def _verdicts() -> list[tuple[int, Json]]:
     )
     by_status = (
         f"sum by ({STATUS_LABEL}) (label_replace(rate("
-        f'{CALLS_METRIC}{{{q.FILTER}, {REASON_LABEL}="request_failed"}}[{q.RATE}]), '
+        f'{CALLS_METRIC}{{{q.FILTER}, {CLIENT_SPANS}, {REASON_LABEL}="request_failed"}}[{q.RATE}]), '
         f'"{STATUS_LABEL}", "no response", "{STATUS_LABEL}", ""))'
     )
     request_failed = panel(
@@ -70,10 +77,72 @@ def _verdicts() -> list[tuple[int, Json]]:
     return [(12, verdicts), (12, request_failed)]
 
 
+def _responses() -> list[tuple[int, Json]]:
+    by_reason = _stacked_rate(
+        "Responses to users by reason",
+        REASON_LABEL,
+        f'{REASON_LABEL}!=""',
+        "How the app's own streamed responses (server spans) ended: upstream_failed, app_error and "
+        "server_error_event are cut-off answers behind an HTTP 200.",
+        spans=SERVER_SPANS,
+    )
+    by_route = panel(
+        "timeseries",
+        "Responses by route and verdict (SDK counter)",
+        [
+            target(
+                f"sum by ({ROUTE_LABEL}, {OUTCOME_LABEL}) "
+                f"(rate({RESPONSES_METRIC}{{{q.SERVICE}}}[{q.RATE}]))",
+                "{{http_route}} {{streamslo_sli_outcome}}",
+            )
+        ],
+        "reqps",
+        description="streamslo.responses: every streamed response, unsampled, per route.",
+        custom=STACKED,
+    )
+    return [(12, by_reason), (12, by_route)]
+
+
+def _disconnects() -> list[tuple[int, Json]]:
+    propagation = panel(
+        "timeseries",
+        "Abort propagation latency",
+        targets(*q.quantiles(ABORT_LATENCY_HISTOGRAM, percentiles=(0.5, 0.95))),
+        "s",
+        description="User disconnect to the end of each upstream stream still open then; long tails mean "
+        "the app keeps streaming (and paying) after users left.",
+    )
+    gap = panel(
+        "timeseries",
+        "Billing gap: tokens after users left",
+        [target(q.billing_gap(PROVIDER_LABEL), "{{gen_ai_provider_name}}")],
+        "percentunit",
+        description="streamslo.tokens.after_disconnect / all upstream streamslo.tokens.delivered: output "
+        "tokens billed that no user ever saw.",
+        decimals=2,
+        min_value=0,
+    )
+    tool_calls = panel(
+        "timeseries",
+        "Tool calls committed in bad or cancelled streams",
+        [
+            target(
+                q.sum_rate_by(REASON_LABEL, TOOL_CALLS_COMMITTED_METRIC, f'{OUTCOME_LABEL}=~"bad|excluded"'),
+                "{{streamslo_termination_reason}}",
+            )
+        ],
+        "suffix: calls/s",
+        description="Side effects the app may already have fired in streams that then failed or were "
+        "cancelled.",
+        custom=STACKED,
+    )
+    return [(8, propagation), (8, gap), (8, tool_calls)]
+
+
 def _latency() -> list[tuple[int, Json]]:
     span_p99 = (
         "histogram_quantile(0.99, sum by (le) (rate("
-        f'{SPAN_DURATION_METRIC}_bucket{{{q.FILTER}, {OUTCOME_LABEL}!=""}}[{q.RATE}])))'
+        f'{SPAN_DURATION_METRIC}_bucket{{{q.FILTER}, {CLIENT_SPANS}, {OUTCOME_LABEL}!=""}}[{q.RATE}])))'
     )
     ttft = panel(
         "timeseries",
@@ -132,10 +201,18 @@ def _volume() -> list[tuple[int, Json]]:
 
 def stream_health() -> Json:
     """Raw stream metrics: how streams end, how fast they start and finish."""
-    rows: list[Row] = [(9, _reasons()), (9, _verdicts()), (9, _latency()), (8, _volume())]
+    rows: list[Row] = [
+        (9, _reasons()),
+        (9, _verdicts()),
+        (9, _responses()),
+        (9, _disconnects()),
+        (9, _latency()),
+        (8, _volume()),
+    ]
     return dashboard(
         HEALTH,
-        "How LLM streams end and how fast they start, flow and finish.",
+        "How LLM streams and the app's streamed responses end, how fast they start, flow and finish, "
+        "and what user disconnects cost.",
         layout(rows),
         OVERVIEW,
     )

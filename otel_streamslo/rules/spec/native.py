@@ -10,10 +10,12 @@ from otel_streamslo.rules.conventions import (
     CALLS_METRIC,
     KIND_HTTP,
     KIND_LATENCY,
+    KIND_RESPONSE,
     KIND_STREAM,
     LATENCY_SOURCES,
     NATIVE_VERSION,
     OUTCOMES,
+    RESPONSE_REASONS,
     TERMINATION_REASONS,
     TTFT_HISTOGRAM,
 )
@@ -21,6 +23,9 @@ from otel_streamslo.rules.spec import fields as f
 from otel_streamslo.rules.spec.model import SLO, Alerting, Spec
 
 STREAM_DESCRIPTION = "Streams that failed after the response began count as errors."
+RESPONSE_DESCRIPTION = (
+    "Streamed responses of the app (server spans) that users got cut off or failed count as errors."
+)
 HTTP_DESCRIPTION = "Naive HTTP view of the same streams (5xx, 429, connect errors); for comparison only."
 TOP_FIELDS = (
     "version",
@@ -30,6 +35,7 @@ TOP_FIELDS = (
     "labels",
     "metrics",
     "availability",
+    "response_availability",
     "http_availability",
     "latency",
     "alerting",
@@ -51,15 +57,17 @@ ALERTING_FIELDS = ("page_severity", "ticket_severity", "page_for", "ticket_for",
 METRICS_FIELDS = ("calls", "ttft_histogram")
 
 
-def verdict_selection(data: Mapping[str, Any], where: str) -> sli.VerdictSelection:
+def verdict_selection(
+    data: Mapping[str, Any], where: str, reasons: tuple[str, ...] = TERMINATION_REASONS
+) -> sli.VerdictSelection:
     """``good_outcomes``, ``bad_outcomes``, ``bad_reasons``, ``excluded_reasons`` of an SLO."""
     good = f.choices(data.get("good_outcomes", ["good"]), OUTCOMES, f"{where}.good_outcomes")
     bad = f.choices(data.get("bad_outcomes", ["bad"]), OUTCOMES, f"{where}.bad_outcomes", allow_empty=False)
     both = sorted(set(good) & set(bad))
     if both:
         raise f.fail(where, f"outcome(s) {', '.join(both)} cannot be both good and bad")
-    bad_reasons = f.choices(data.get("bad_reasons"), TERMINATION_REASONS, f"{where}.bad_reasons")
-    excluded = f.choices(data.get("excluded_reasons"), TERMINATION_REASONS, f"{where}.excluded_reasons")
+    bad_reasons = f.choices(data.get("bad_reasons"), reasons, f"{where}.bad_reasons")
+    excluded = f.choices(data.get("excluded_reasons"), reasons, f"{where}.excluded_reasons")
     clash = sorted(set(bad_reasons) & set(excluded))
     if clash:
         raise f.fail(where, f"reason(s) {', '.join(clash)} cannot be both bad and excluded")
@@ -109,6 +117,29 @@ def stream_slo(data: Mapping[str, Any], selector: str, calls: str) -> SLO:
         total_query=total,
         alerting=f.flag(avail.get("alerting", True), f"{where}.alerting"),
     )
+
+
+def response_slo(data: Mapping[str, Any], selector: str, calls: str, stream: SLO) -> list[SLO]:
+    """The optional ``response_availability`` section: the user-facing SLO of server spans."""
+    where = "spec.response_availability"
+    if data.get("response_availability") is None:
+        return []
+    resp = f.mapping(data["response_availability"], where)
+    f.no_unknown(resp, AVAILABILITY_FIELDS, where)
+    objective = f.objective(resp.get("objective", stream.objective), f"{where}.objective")
+    own_selector = f.parse_selector(resp.get("selector", selector), f"{where}.selector")
+    events = sli.response_events(calls, own_selector, verdict_selection(resp, where, RESPONSE_REASONS))
+    error, total = sli.error_and_total(events)
+    slo = SLO(
+        name=f.name(resp.get("name", KIND_RESPONSE), f"{where}.name"),
+        kind=KIND_RESPONSE,
+        objective=objective,
+        description=f.text(resp.get("description", RESPONSE_DESCRIPTION), f"{where}.description"),
+        error_query=error,
+        total_query=total,
+        alerting=f.flag(resp.get("alerting", True), f"{where}.alerting"),
+    )
+    return [slo]
 
 
 def http_slo(data: Mapping[str, Any], selector: str, calls: str, stream: SLO) -> list[SLO]:
@@ -180,7 +211,7 @@ def parse_native(data: Mapping[str, Any]) -> Spec:
     calls = f.metric(metrics.get("calls", CALLS_METRIC), "spec.metrics.calls")
     histogram = f.metric(metrics.get("ttft_histogram", TTFT_HISTOGRAM), "spec.metrics.ttft_histogram")
     stream = stream_slo(data, selector, calls)
-    slos = [stream, *http_slo(data, selector, calls, stream)]
+    slos = [stream, *response_slo(data, selector, calls, stream), *http_slo(data, selector, calls, stream)]
     if data.get("latency") is not None:
         slos.append(latency_slo(f.mapping(data["latency"], "spec.latency"), selector, calls, histogram))
     names = [slo.name for slo in slos]
