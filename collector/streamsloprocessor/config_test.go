@@ -49,12 +49,27 @@ func TestLoadConfig(t *testing.T) {
 	assert.False(t, custom.SetSpanStatus)
 }
 
+// TestDownstreamReasonsAccepted: good_reasons / excluded_reasons take the
+// downstream (server span) reasons too.
+func TestDownstreamReasonsAccepted(t *testing.T) {
+	cfg := loadConfig(t, "server")
+	require.NoError(t, cfg.Validate())
+	assert.Equal(t, []string{"completed", "upstream_failed"}, cfg.GoodReasons)
+	assert.Equal(t, []string{"client_cancelled", "app_error"}, cfg.ExcludedReasons)
+	for _, r := range ServerReasons {
+		c := createDefaultConfig().(*Config)
+		c.GoodReasons = []string{r}
+		c.ExcludedReasons = nil
+		assert.NoError(t, c.Validate(), r)
+	}
+}
+
 func TestValidateErrors(t *testing.T) {
 	tests := []struct {
 		name    string
 		wantErr []string
 	}{
-		{name: "unknown_reason", wantErr: []string{`good_reasons: unknown termination reason "finished"`, "valid values: completed, length, content_filter, server_error_event, connection_dropped, idle_timeout, truncated, request_failed, client_cancelled, client_abandoned, consumer_error"}},
+		{name: "unknown_reason", wantErr: []string{`good_reasons: unknown termination reason "finished"`, "valid values: completed, length, content_filter, server_error_event, connection_dropped, idle_timeout, truncated, request_failed, client_cancelled, client_abandoned, consumer_error, upstream_failed, app_error"}},
 		{name: "both_lists", wantErr: []string{`termination reason "length" is listed in both good_reasons and excluded_reasons`}},
 		{name: "zero_threshold", wantErr: []string{"time_to_first_token_threshold: must be a positive duration", "got 0s"}},
 		{name: "negative_threshold", wantErr: []string{"time_to_first_token_threshold: must be a positive duration", "got -1s"}},

@@ -42,6 +42,7 @@ var goldenCases = []string{
 	"latency",
 	"foreign",
 	"foreign_finish_names",
+	"server_spans",
 	"passthrough",
 	"malformed",
 }

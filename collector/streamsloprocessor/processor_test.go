@@ -112,6 +112,53 @@ func TestReasonTimesPolicy(t *testing.T) {
 	}
 }
 
+// TestServerSpans: SERVER spans (the app's own streamed responses) carry the
+// downstream reasons; default outcomes per DESIGN.md "Server side".
+func TestServerSpans(t *testing.T) {
+	tests := []struct {
+		reason string
+		status int64
+		want   string
+	}{
+		{ReasonCompleted, 200, "good"},
+		{ReasonUpstreamFailed, 200, "bad"},
+		{ReasonServerErrorEvent, 200, "bad"},
+		{ReasonAppError, 200, "bad"},
+		{ReasonRequestFailed, 500, "bad"},
+		{ReasonRequestFailed, 503, "bad"},
+		{ReasonRequestFailed, 429, "bad"},
+		{ReasonRequestFailed, 400, "excluded"},
+		{ReasonRequestFailed, 404, "excluded"},
+		{ReasonRequestFailed, 422, "excluded"},
+		{ReasonClientCancelled, 200, "excluded"},
+	}
+	covered := map[string]bool{}
+	for _, tt := range tests {
+		covered[tt.reason] = true
+		t.Run(fmt.Sprintf("%s/%d", tt.reason, tt.status), func(t *testing.T) {
+			span := run(t, defaultCfg(), func(s ptrace.Span) {
+				s.SetKind(ptrace.SpanKindServer)
+				s.SetName("POST /chat")
+				s.Attributes().PutStr(AttrTerminationReason, tt.reason)
+				s.Attributes().PutInt(AttrHTTPResponseStatusCode, tt.status)
+			})
+			a := span.Attributes()
+			assert.Equal(t, tt.want, str(t, a, AttrSLIOutcome))
+			assert.Equal(t, "excluded", str(t, a, AttrSLILatency))
+			if tt.want == "bad" {
+				assert.Equal(t, ptrace.StatusCodeError, span.Status().Code())
+				assert.Equal(t, tt.reason, str(t, a, AttrErrorType), "a known reason, not _OTHER")
+			} else {
+				assert.Equal(t, ptrace.StatusCodeUnset, span.Status().Code())
+				assert.Equal(t, "<absent>", str(t, a, AttrErrorType))
+			}
+		})
+	}
+	for _, r := range ServerReasons {
+		assert.True(t, covered[r], "downstream reason %s not covered", r)
+	}
+}
+
 func TestRequestFailedStatusSplit(t *testing.T) {
 	tests := []struct {
 		name   string
