@@ -42,7 +42,11 @@ def test_plans_are_reproducible_and_cover_the_mix() -> None:
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_demo_report_accounts_for_every_call(provider: str) -> None:
-    out = json.loads(_demo("--provider", provider, "--calls", "60", "--chunk-delay", "0", "--json"))
+    out = json.loads(
+        _demo(
+            "--provider", provider, "--calls", "60", "--chunk-delay", "0", "--server-sessions", "0", "--json"
+        )
+    )
     assert out["streams"] == 60
     assert sum(out["reasons"].values()) == 60
     assert sum(out["faults_injected"].values()) == 60
@@ -53,14 +57,37 @@ def test_demo_report_accounts_for_every_call(provider: str) -> None:
     if mid_stream:
         assert out["stream_availability"] < out["http_availability"]
     assert out["ttft_p50"] <= out["ttft_p99"]
+    assert "server" not in out
+
+
+def test_demo_server_side_billing_gap_and_remedy() -> None:
+    out = json.loads(_demo("--calls", "10", "--chunk-delay", "0", "--server-sessions", "40", "--json"))
+    usual, remedy = out["server"]["as_usual"], out["server"]["close_upstream_on_disconnect"]
+    assert out["streams"] == 10  # the provider-leg report counts client spans only
+    for side in (usual, remedy):
+        assert side["responses"] == 40
+        assert sum(side["user_reasons"].values()) == 40
+        assert side["http_availability"] == 1.0  # the app answers 200 whatever happened upstream
+        assert side["user_availability"] < 1.0  # ... and users got cut-off answers
+        assert side["orphaned_streams"] >= 1
+        assert side["user_reasons"]["client_cancelled"] == side["orphaned_streams"]
+    assert usual["tokens_after_disconnect"] > 0  # the producer-task route keeps reading after a stop
+    assert (
+        usual["billed_after_disconnect_share"] == usual["tokens_after_disconnect"] / usual["upstream_tokens"]
+    )
+    assert remedy["tokens_after_disconnect"] < usual["tokens_after_disconnect"]
+    assert remedy["abort_propagation_p95"] < usual["abort_propagation_p95"]
 
 
 def test_demo_text_report() -> None:
-    text = _demo("--calls", "40", "--chunk-delay", "0")
+    text = _demo("--calls", "40", "--chunk-delay", "0", "--server-sessions", "16")
     assert "HTTP availability (naive):" in text
     assert "stream-aware availability:" in text
     assert "termination reasons:" in text
     assert "otel-streamslo demo (openai SDK, 40 streamed calls)" in text
+    assert "server side: a chat app relaying the provider to 16 browser sessions" in text
+    for row in ("user-facing availability", "tokens billed after users left", "abort propagation p50 / p95"):
+        assert row in text
 
 
 def test_demo_under_opentelemetry_instrument() -> None:
@@ -69,6 +96,8 @@ def test_demo_under_opentelemetry_instrument() -> None:
         "30",
         "--chunk-delay",
         "0",
+        "--server-sessions",
+        "12",
         "--json",
         prefix=(
             str(BIN / "opentelemetry-instrument"),
@@ -80,6 +109,7 @@ def test_demo_under_opentelemetry_instrument() -> None:
     )
     report = json.loads(out[out.index("{") :])
     assert report["streams"] == 30
+    assert report["server"]["as_usual"]["responses"] == 12  # one verdict per response, no doubles
 
 
 def test_demo_exports_otlp_to_the_collector(tmp_path: Path) -> None:
@@ -92,6 +122,8 @@ def test_demo_exports_otlp_to_the_collector(tmp_path: Path) -> None:
                 "--calls",
                 "50",
                 "--chunk-delay",
+                "0",
+                "--server-sessions",
                 "0",
                 "--json",
                 env={

@@ -83,6 +83,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--server-sessions",
+        type=int,
+        default=48,
+        help="browser sessions for the server-side part (a chat app relaying the provider); 0 skips it",
+    )
 
 
 @dataclass
@@ -226,22 +232,28 @@ def run(args: argparse.Namespace) -> int:
         base = server.openai_base_url if args.provider == "openai" else server.anthropic_base_url
         asyncio.run(drive(args, base, plans))
         served = Counter(str(entry.get("fault", "?")).split("@")[0] for entry in server.log)
-    elapsed = time.monotonic() - started
+        elapsed = time.monotonic() - started
+        spans = _client_spans(tel)
+        side = _server_side(tel, args, server.openai_base_url) if args.server_sessions > 0 else None
     for provider in (tel.tracer_provider, tel.meter_provider):
         flush = getattr(provider, "force_flush", None)
         if flush is not None:
             flush()
-    # Our spans, and (Anthropic "enrich" mode) the SDK's own call spans we recorded into.
-    spans = [
-        s for s in tel.spans.get_finished_spans() if "streamslo.termination.reason" in (s.attributes or {})
-    ]
     rep = summarise(dict(s.attributes or {}) for s in spans)
     if args.json:
         import json
 
-        print(json.dumps(_as_json(rep, served, elapsed), indent=2, sort_keys=True))
+        out = _as_json(rep, served, elapsed)
+        if side is not None:
+            out["server"] = {"as_usual": side[0].as_json(), "close_upstream_on_disconnect": side[1].as_json()}
+        print(json.dumps(out, indent=2, sort_keys=True))
     else:
         print(render(rep, f"otel-streamslo demo ({args.provider} SDK, {len(plans)} streamed calls)"))
+        if side is not None:
+            from otel_streamslo.demo.server_report import render_server
+
+            print("")
+            print(render_server(side[0], side[1], args.server_sessions))
         print("")
         print(
             "faults the chaos provider injected: " + ", ".join(f"{k} {v}" for k, v in sorted(served.items()))
@@ -253,6 +265,32 @@ def run(args: argparse.Namespace) -> int:
         tel.tracer_provider.shutdown()
         tel.meter_provider.shutdown()
     return 0 if rep.streams == len(plans) else 1
+
+
+def _client_spans(tel: Telemetry) -> list[Any]:
+    """Our client spans, and (Anthropic "enrich" mode) the SDK's own call spans we recorded into."""
+    from opentelemetry.trace import SpanKind
+
+    return [
+        s
+        for s in tel.spans.get_finished_spans()
+        if s.kind is SpanKind.CLIENT and "streamslo.termination.reason" in (s.attributes or {})
+    ]
+
+
+def _server_side(tel: Telemetry, args: argparse.Namespace, base_url: str) -> Any:
+    """The chat app and its browsers, as usual and with ``close_upstream_on_disconnect``."""
+    from otel_streamslo.demo.server import make_sessions, run_pass
+    from otel_streamslo.demo.server_report import summarise_server
+
+    _instrument(tel, "openai")
+    sessions = make_sessions(args.server_sessions, args.seed)
+    reports = []
+    for remedy in (False, True):
+        tel.spans.clear()
+        run_pass(base_url, tel, sessions, remedy, max(1, args.concurrency))
+        reports.append(summarise_server(tel.spans.get_finished_spans(), remedy))
+    return reports
 
 
 def _as_json(rep: Any, served: Counter[str], elapsed: float) -> dict[str, Any]:
