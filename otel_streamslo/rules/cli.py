@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Optional
 
 from otel_streamslo.rules import grafana
-from otel_streamslo.rules.render import render, to_yaml
+from otel_streamslo.rules.formats import FORMATS, rule_document
+from otel_streamslo.rules.render import to_yaml
 from otel_streamslo.rules.spec import SpecError, load_spec
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -31,6 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--out", type=Path, default=Path("dashboards/rules"), help="directory of generated rule files"
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="prometheus",
+        help="prometheus: plain rule files (default); prometheus-operator: PrometheusRule manifests; "
+        "mimir: Mimir/Cortex ruler namespace files (mimirtool rules load)",
     )
     parser.add_argument(
         "--grafana-out",
@@ -56,10 +64,12 @@ def spec_files(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
-def outputs(specs: Sequence[Path], out: Path, grafana_out: Optional[Path]) -> Iterator[tuple[Path, str]]:
+def outputs(
+    specs: Sequence[Path], out: Path, grafana_out: Optional[Path], output_format: str = "prometheus"
+) -> Iterator[tuple[Path, str]]:
     """Every generated file with its content; raises SpecError on an invalid spec."""
     for path in spec_files(specs):
-        yield out / f"{path.stem}.yaml", to_yaml(render(load_spec(path)), path.name)
+        yield out / f"{path.stem}.yaml", to_yaml(rule_document(load_spec(path), output_format), path.name)
     if grafana_out is not None:
         for name, text in grafana.render_all().items():
             yield grafana_out / name, text
@@ -69,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     """Generate or check; 0 when done or up to date, 1 when stale, 2 on a bad spec."""
     specs: list[Path] = args.spec or [Path("dashboards/slo")]
     try:
-        generated = list(outputs(specs, args.out, args.grafana_out))
+        generated = list(outputs(specs, args.out, args.grafana_out, getattr(args, "format", "prometheus")))
     except (SpecError, OSError) as exc:
         print(f"otel-streamslo rules: {exc}", file=sys.stderr)
         return 2

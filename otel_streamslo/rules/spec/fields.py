@@ -170,3 +170,51 @@ def ttft_threshold(value: object, where: str) -> float:
             f"exactly; use one of {bounds} (or source: spans with the collector's threshold)",
         )
     return threshold
+
+
+_K8S_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_K8S_LABEL_KEY_RE = re.compile(
+    r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+_K8S_LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+def k8s_name(value: object, where: str) -> str:
+    """A Kubernetes object or namespace name (DNS subdomain)."""
+    result = text(value, where)
+    if not _K8S_NAME_RE.match(result):
+        raise fail(where, f"{result!r} is not a Kubernetes name (lowercase alphanumerics, '-' and '.')")
+    return result
+
+
+def k8s_labels(value: object, where: str) -> dict[str, str]:
+    """Kubernetes labels: qualified-name keys, values of at most 63 characters."""
+    if value is None:
+        return {}
+    result: dict[str, str] = {}
+    for key, raw in mapping(value, where).items():
+        if not _K8S_LABEL_KEY_RE.match(key):
+            raise fail(f"{where}.{key}", "is not a valid Kubernetes label key")
+        if (
+            isinstance(raw, bool)
+            or not isinstance(raw, (str, int, float))
+            or not _K8S_LABEL_VALUE_RE.match(str(raw))
+        ):
+            raise fail(
+                f"{where}.{key}",
+                f"{raw!r} is not a valid Kubernetes label value (63 characters, [A-Za-z0-9._-])",
+            )
+        result[key] = str(raw)
+    return result
+
+
+def k8s_annotations(value: object, where: str) -> dict[str, str]:
+    """Kubernetes annotations: label-style keys, any string values."""
+    if value is None:
+        return {}
+    result: dict[str, str] = {}
+    for key, raw in mapping(value, where).items():
+        if not _K8S_LABEL_KEY_RE.match(key):
+            raise fail(f"{where}.{key}", "is not a valid Kubernetes annotation key")
+        result[key] = text(raw, f"{where}.{key}")
+    return result

@@ -51,6 +51,17 @@ class Alerting:
 
 
 @dataclass(frozen=True)
+class RuleDeployment:
+    """Where the rules go besides plain rule files: a PrometheusRule object, a Mimir ruler namespace."""
+
+    operator_name: Optional[str] = None  # PrometheusRule metadata.name; default <service>-slos
+    operator_namespace: Optional[str] = None
+    operator_labels: Mapping[str, str] = field(default_factory=dict)  # e.g. the ruleSelector's labels
+    operator_annotations: Mapping[str, str] = field(default_factory=dict)
+    mimir_namespace: Optional[str] = None  # ruler namespace; default <service>
+
+
+@dataclass(frozen=True)
 class Spec:
     """A validated spec: one service, its SLO period and its SLOs."""
 
@@ -60,6 +71,7 @@ class Spec:
     slos: tuple[SLO, ...]
     alerting: Alerting = field(default_factory=Alerting)
     labels: Mapping[str, str] = field(default_factory=dict)
+    deployment: RuleDeployment = field(default_factory=RuleDeployment)
 
     @property
     def period_days(self) -> int:

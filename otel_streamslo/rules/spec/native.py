@@ -20,7 +20,7 @@ from otel_streamslo.rules.conventions import (
     TTFT_HISTOGRAM,
 )
 from otel_streamslo.rules.spec import fields as f
-from otel_streamslo.rules.spec.model import SLO, Alerting, Spec
+from otel_streamslo.rules.spec.model import SLO, Alerting, RuleDeployment, Spec
 
 STREAM_DESCRIPTION = "Streams that failed after the response began count as errors."
 RESPONSE_DESCRIPTION = (
@@ -39,6 +39,8 @@ TOP_FIELDS = (
     "http_availability",
     "latency",
     "alerting",
+    "prometheus_operator",
+    "mimir",
 )
 AVAILABILITY_FIELDS = (
     "name",
@@ -55,6 +57,26 @@ HTTP_FIELDS = ("enabled", "name", "objective", "description", "selector")
 LATENCY_FIELDS = ("name", "objective", "description", "selector", "alerting", "source", "threshold")
 ALERTING_FIELDS = ("page_severity", "ticket_severity", "page_for", "ticket_for", "runbook_url", "labels")
 METRICS_FIELDS = ("calls", "ttft_histogram")
+OPERATOR_FIELDS = ("name", "namespace", "labels", "annotations")
+
+
+def rule_deployment(data: Mapping[str, Any]) -> RuleDeployment:
+    """The ``prometheus_operator`` and ``mimir`` sections (both optional)."""
+    where = "spec.prometheus_operator"
+    operator = f.mapping(data.get("prometheus_operator") or {}, where)
+    f.no_unknown(operator, OPERATOR_FIELDS, where)
+    mimir = f.mapping(data.get("mimir") or {}, "spec.mimir")
+    f.no_unknown(mimir, ("namespace",), "spec.mimir")
+    name, namespace = operator.get("name"), operator.get("namespace")
+    return RuleDeployment(
+        operator_name=None if name is None else f.k8s_name(name, f"{where}.name"),
+        operator_namespace=None if namespace is None else f.k8s_name(namespace, f"{where}.namespace"),
+        operator_labels=f.k8s_labels(operator.get("labels"), f"{where}.labels"),
+        operator_annotations=f.k8s_annotations(operator.get("annotations"), f"{where}.annotations"),
+        mimir_namespace=None
+        if mimir.get("namespace") is None
+        else f.text(mimir["namespace"], "spec.mimir.namespace"),
+    )
 
 
 def verdict_selection(
@@ -225,4 +247,5 @@ def parse_native(data: Mapping[str, Any]) -> Spec:
         slos=tuple(slos),
         alerting=alerting(data.get("alerting"), "spec.alerting"),
         labels=f.labels(data.get("labels"), "spec.labels"),
+        deployment=rule_deployment(data),
     )
