@@ -98,6 +98,7 @@ class StreamSLOMiddleware:
 
     async def _serve(self, resp: ServedResponse, scope: Any, receive: Receive, send: Send) -> None:
         close_upstream = self.close_upstream
+        body = resp.body
 
         async def on_receive() -> Message:
             message = await receive()
@@ -106,10 +107,10 @@ class StreamSLOMiddleware:
             return message
 
         async def on_send(message: Message) -> None:
-            try:
+            try:  # the per-message hot path
                 kind = message["type"]
                 if kind == "http.response.body":
-                    resp.body(message.get("body", b""), message.get("more_body", False))
+                    body(message.get("body", b""), message.get("more_body", False))
                 elif kind == "http.response.start":
                     resp.start(message)
             except Exception:

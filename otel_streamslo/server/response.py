@@ -28,6 +28,7 @@ from otel_streamslo.server.lifecycle import (
     DownstreamReason,
     ResponseEvent,
     ResponseLifecycle,
+    ResponseState,
 )
 
 logger = logging.getLogger(__name__)
@@ -121,17 +122,25 @@ class ServedResponse:
             logger.debug("otel_streamslo: response start failed", exc_info=True)
 
     def body(self, body: bytes, more: bool) -> None:
-        """A body message is about to be forwarded; the final one gets the verdict first."""
-        if not self.streamed and more:
+        """A body message is about to be forwarded; the final one gets the verdict first.
+
+        The per-message hot path: a few attribute reads; SSE bodies are scanned only when they
+        start with a comment or contain ``event:``.
+        """
+        if not self.streamed:
+            if not more:
+                return  # a one-message body of a non-streamed type: not ours
             self._activate()
-        if not self.streamed or self.lc.done:
+        if self.lc.state is ResponseState.DONE:
             return
-        if body and (not self.sse or sse.has_data(body)):
-            self.chunks += 1
-            if self.first_data_ns is None:
-                self.first_data_ns = time.monotonic_ns()
-            if self.sse and sse.has_error_event(body):
-                self.feed(ResponseEvent.ERROR_EVENT)
+        if body:
+            sse_body = self.sse
+            if not (sse_body and body[:1] == b":" and not sse.has_data(body)):
+                self.chunks += 1
+                if self.first_data_ns is None:
+                    self.first_data_ns = time.monotonic_ns()
+                if sse_body and b"event:" in body and sse.has_error_event(body):
+                    self.feed(ResponseEvent.ERROR_EVENT)
         if not more:
             self.feed(ResponseEvent.FINAL_BODY)
             self.report()

@@ -19,7 +19,7 @@ def content_type(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
 def has_data(body: bytes) -> bool:
     """True unless an SSE body is only comments (keep-alive pings) and blank lines."""
     if body[:1] != b":":
-        return bool(body.strip())
+        return bool(body)
     return any(line and not line.startswith(b":") for line in body.replace(b"\r", b"\n").split(b"\n"))
 
 

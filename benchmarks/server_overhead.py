@@ -1,0 +1,242 @@
+"""Server side: CPU added per body message by ``StreamSLOMiddleware``, and memory per open response.
+
+CPU: real uvicorn (h11) serving a Starlette SSE endpoint on 127.0.0.1 in one thread, a client
+(httpx2) reading it from another. The measure is the server thread's CPU time
+(``time.thread_time_ns()``, read inside the ASGI call at request start and end, so uvicorn's h11
+encoding and socket writes of every event are in it), divided by the events of the response.
+Variants, side by side in one run, interleaved response by response with a rotating order:
+
+* ``plain``: the app alone (the baseline: an uninstrumented Starlette SSE response);
+* ``streamslo``: the same app under ``StreamSLOMiddleware`` (no server span current: ours is created);
+* ``contrib``: under contrib's ``OpenTelemetryMiddleware`` (one ``http send`` span per event);
+* ``contrib+streamslo``: both, ours inside (enriching contrib's span).
+
+Memory: N responses held open mid-stream in one event loop (in-process ASGI calls), tracemalloc's
+current size with the middleware minus without, per response.
+
+Run: ``.venv/bin/python -m benchmarks.server_overhead [--rounds 15 --events 2000]``; writes
+``benchmarks/results/server_overhead.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import statistics
+import threading
+import time
+import tracemalloc
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+VARIANTS = ("plain", "streamslo", "contrib", "contrib+streamslo")
+PAIRS = (("streamslo", "plain"), ("contrib+streamslo", "contrib"))
+RESULTS = Path(__file__).parent / "results" / "server_overhead.json"
+
+
+class CpuProbe:
+    """Outermost ASGI wrapper: server-thread CPU time of each response, with its event count."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.samples: list[tuple[int, int]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        events = 0
+
+        async def counting(message: Any) -> None:
+            nonlocal events
+            if message["type"] == "http.response.body" and message.get("body"):
+                events += 1
+            await send(message)
+
+        t0 = time.thread_time_ns()
+        await self.app(scope, receive, counting)
+        self.samples.append((time.thread_time_ns() - t0, events))
+
+
+def sse_app(events: int) -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    line = 'data: {"choices":[{"delta":{"content":"tok "}}]}\n\n'
+
+    async def chat(request: Request) -> StreamingResponse:
+        async def body() -> AsyncIterator[str]:
+            for _ in range(events):
+                yield line
+
+        return StreamingResponse(body(), media_type="text/event-stream")
+
+    return Starlette(routes=[Route("/chat", chat)])
+
+
+def build(variant: str, events: int, tp: Any, mp: Any) -> CpuProbe:
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    from otel_streamslo.server import StreamSLOMiddleware
+
+    app: Any = sse_app(events)
+    if "streamslo" in variant:
+        app = StreamSLOMiddleware(app, tracer_provider=tp, meter_provider=mp, innermost=True)
+    if "contrib" in variant:
+        app = OpenTelemetryMiddleware(app, tracer_provider=tp, meter_provider=mp)
+    return CpuProbe(app)
+
+
+class Served:
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/chat"
+        cfg = uvicorn.Config(app, http="h11", lifespan="off", log_config=None, access_log=False)
+        self.server = uvicorn.Server(cfg)
+        self.thread = threading.Thread(
+            target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])), daemon=True
+        )
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
+
+
+def cpu(rounds: int, events: int) -> dict[str, Any]:
+    import httpx2
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(exporter))
+    mp = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    probes = {v: build(v, events, tp, mp) for v in VARIANTS}
+    servers = {v: Served(p) for v, p in probes.items()}
+    try:
+        with httpx2.Client(timeout=30) as client:
+            for v in VARIANTS:  # warm-up
+                client.get(servers[v].url)
+                probes[v].samples.clear()
+            for r in range(rounds):
+                order = VARIANTS[r % len(VARIANTS) :] + VARIANTS[: r % len(VARIANTS)]
+                for v in order:
+                    got = client.get(servers[v].url)
+                    assert got.text.count("data:") == events
+                exporter.clear()
+    finally:
+        for s in servers.values():
+            s.stop()
+    per_event = {v: [ns / max(1, n) for ns, n in probes[v].samples] for v in VARIANTS}
+    out: dict[str, Any] = {"events_per_response": events, "rounds": rounds, "per_event_ns": {}}
+    for v in VARIANTS:
+        out["per_event_ns"][v] = statistics.median(per_event[v])
+    out["pairs"] = {}
+    for v, base in PAIRS:
+        diffs = [a - b for a, b in zip(per_event[v], per_event[base])]
+        added = statistics.median(diffs)
+        out["pairs"][f"{v} vs {base}"] = {
+            "added_ns_per_event": added,
+            "added_share_of_plain_event": added / out["per_event_ns"]["plain"],
+            "ratio": statistics.median(a / b for a, b in zip(per_event[v], per_event[base])),
+        }
+    return out
+
+
+async def _hold_open(n: int, with_mw: bool, tp: Any, mp: Any) -> int:
+    """tracemalloc bytes while ``n`` responses are open mid-stream."""
+    from otel_streamslo.server import StreamSLOMiddleware
+
+    gate = asyncio.Event()
+    started = 0
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal started
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", SSE)]})
+        await send({"type": "http.response.body", "body": b"data: 1\n\n", "more_body": True})
+        started += 1
+        await gate.wait()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    asgi: Any = (
+        StreamSLOMiddleware(app, tracer_provider=tp, meter_provider=mp, innermost=True) if with_mw else app
+    )
+
+    async def receive() -> Any:
+        await gate.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        return None
+
+    def scope() -> dict[str, Any]:
+        return {
+            "type": "http",
+            "method": "GET",
+            "path": "/chat",
+            "headers": [],
+            "asgi": {"spec_version": "2.3"},
+        }
+
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    tasks = [asyncio.create_task(asgi(scope(), receive, send)) for _ in range(n)]
+    while started < n:
+        await asyncio.sleep(0.001)
+    held = tracemalloc.get_traced_memory()[0] - base
+    gate.set()
+    await asyncio.gather(*tasks)
+    tracemalloc.stop()
+    return held
+
+
+SSE = b"text/event-stream"
+
+
+def memory(n: int) -> dict[str, Any]:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tp, mp = TracerProvider(), MeterProvider(metric_readers=[InMemoryMetricReader()])
+    asyncio.run(_hold_open(50, True, tp, mp))  # warm-up: instruments, imports
+    plain = asyncio.run(_hold_open(n, False, tp, mp))
+    ours = asyncio.run(_hold_open(n, True, tp, mp))
+    return {
+        "open_responses": n,
+        "bytes_per_open_response_plain": plain / n,
+        "bytes_per_open_response_streamslo": ours / n,
+        "added_bytes_per_open_response": (ours - plain) / n,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--open", type=int, default=500)
+    args = parser.parse_args()
+    result = {"cpu": cpu(args.rounds, args.events), "memory": memory(args.open)}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    print(json.dumps(result, indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
