@@ -110,6 +110,8 @@ def _message(
 class MessagesWire(TextWire):
     """Anthropic Messages stream events (``event:`` + ``data:``)."""
 
+    decided_at = 1  # message_delta (stop_reason), before message_stop
+
     def __init__(self, plan: StreamPlan) -> None:
         self.plan = plan
         self.block = 0

@@ -45,6 +45,8 @@ _STOP_REASONS: dict[str, str] = {
 class ConverseWire(TextWire):
     """ConverseStream events, one event-stream message per frame."""
 
+    decided_at = 1  # messageStop, before metadata
+
     def __init__(self, plan: StreamPlan) -> None:
         self.plan = plan
         self.block = 0

@@ -134,6 +134,8 @@ def _finish_status(finish: Finish) -> tuple[str, Optional[str]]:
 class ResponsesWire(TextWire):
     """Responses API events (``event:`` + ``data:`` with increasing ``sequence_number``)."""
 
+    decided_at = 3  # response.completed / response.incomplete
+
     def __init__(self, plan: StreamPlan) -> None:
         self.plan = plan
         self.seq = 0

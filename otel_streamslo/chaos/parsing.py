@@ -53,6 +53,27 @@ def _model(request: Request, body: Mapping[str, Any], dialect: Dialect) -> str:
     return model
 
 
+def _check_served(model: str, dialect: Dialect) -> None:
+    """Reject a model id the dialect does not serve (a bad fault suffix is resolve_fault's to report)."""
+    try:
+        base, _ = split_model(model)
+    except FaultError:
+        return
+    unserved = dialect.model_error(base)
+    if unserved is not None:
+        raise BadRequest(unserved, "model")
+
+
+def _flag(request: Request, name: str) -> bool:
+    """A boolean ``x-chaos-*`` header (``1``/``true``/``0``/``false``), False when absent."""
+    text = (request.headers.get(name) or "").strip().lower()
+    if text in {"", "0", "false"}:
+        return False
+    if text in {"1", "true"}:
+        return True
+    raise BadRequest(f"Header '{name}' must be 1, true, 0 or false; got {text!r}.", name)
+
+
 def _error_type(request: Request, dialect: Dialect) -> Optional[str]:
     """The in-stream error kind of ``x-chaos-error-type``, for dialects that have several."""
     text = request.headers.get("x-chaos-error-type")
@@ -109,10 +130,10 @@ def parse_request(
         header_number(request, f"x-chaos-{name}", integer=name == "tokens")
         for name in ("tokens", "chunk-delay", "ttft-seconds", "stall-seconds")
     )
+    error_type = _error_type(request, dialect)
+    drop_after_finish = _flag(request, "x-chaos-drop-after-finish")
+    _check_served(model, dialect)
     base, fault, source = resolve_fault(request, model, state)
-    unserved = dialect.model_error(base)
-    if unserved is not None:
-        raise BadRequest(unserved, "model")
     s = state.settings
     options = body.get("stream_options")
     plan = StreamPlan(
@@ -126,6 +147,7 @@ def parse_request(
         ttft_seconds=first_set(ttft, s.ttft_seconds),
         stall_seconds=first_set(stall, fault.seconds, s.stall_seconds),
         include_usage=isinstance(options, dict) and options.get("include_usage") is True,
-        error_type=_error_type(request, dialect),
+        error_type=error_type,
+        drop_after_finish=drop_after_finish,
     )
     return ParsedRequest(base, stream, fault, source, plan)

@@ -94,6 +94,8 @@ class StreamPlan:
     include_usage: bool = False
     #: In-stream error kind asked for by ``x-chaos-error-type`` (dialects with several kinds).
     error_type: Optional[str] = None
+    #: ``x-chaos-drop-after-finish``: drop the connection right after the frame carrying the finish.
+    drop_after_finish: bool = False
 
     @property
     def at(self) -> int:
@@ -172,6 +174,9 @@ def sse(payload: Any, event: str | None = None) -> bytes:
 class TextWire(abc.ABC):
     """Frame builders of one wire format; :func:`text_steps` weaves faults between them."""
 
+    #: Index, among :meth:`finish`'s frames, of the frame that carries the finish reason.
+    decided_at: int = 0
+
     @abc.abstractmethod
     def prelude(self) -> list[Frame]:
         """Frames before the first content token (role chunk, message_start, ...)."""
@@ -234,4 +239,9 @@ def text_steps(plan: StreamPlan, wire: TextWire) -> Iterator[Step]:
     elif name == "reset":
         yield Reset()
     elif name != "eof":
-        yield from wire.finish(text_finish(plan), total)
+        frames = wire.finish(text_finish(plan), total)
+        if plan.drop_after_finish:
+            yield from frames[: wire.decided_at + 1]
+            yield Reset()
+        else:
+            yield from frames

@@ -114,7 +114,8 @@ class PlayResponse(Response):
             if isinstance(step, Frame):
                 self.state.add_tokens(self.entry, step.tokens)
             if following is None:
-                self.state.settle(self.entry, self.outcome, self.status_code)
+                outcome = "reset" if isinstance(step, Reset) else self.outcome
+                self.state.settle(self.entry, outcome, self.status_code)
             if isinstance(step, Reset):
                 return True
             if isinstance(step, Pause):
