@@ -43,6 +43,9 @@ var goldenCases = []string{
 	"foreign",
 	"foreign_finish_names",
 	"server_spans",
+	"dialect_openllmetry",
+	"dialect_openinference",
+	"dialect_genai",
 	"passthrough",
 	"malformed",
 }

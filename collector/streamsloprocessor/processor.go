@@ -22,6 +22,9 @@ const (
 	AttrSLIOutcome        = "streamslo.sli.outcome"
 	AttrSLILatency        = "streamslo.sli.latency"
 	AttrTimeToFirstToken  = "streamslo.time_to_first_token"
+	// AttrInferred (bool true) marks a verdict inferred from another
+	// instrumentation's span; our own spans never carry it.
+	AttrInferred = "streamslo.inferred"
 
 	AttrGenAIRequestStream         = "gen_ai.request.stream"
 	AttrGenAIResponseTTFC          = "gen_ai.response.time_to_first_chunk"
@@ -128,7 +131,7 @@ func (p *streamSLOProcessor) processTraces(_ context.Context, td ptrace.Traces) 
 
 // processSpan classifies one span in place. Spans that are neither ours (no
 // streamslo.termination.reason) nor streaming GenAI spans of another
-// instrumentation (gen_ai.request.stream = true) are not touched at all.
+// instrumentation (one of the dialects of foreign.go) are not touched at all.
 func (p *streamSLOProcessor) processSpan(span ptrace.Span) {
 	attrs := span.Attributes()
 
@@ -146,12 +149,14 @@ func (p *streamSLOProcessor) processSpan(span ptrace.Span) {
 		}
 		o = p.resolve(pol, attrs)
 	} else {
-		if !isStreaming(attrs) {
+		d := streamingDialect(attrs)
+		if d == dialectNone {
 			return
 		}
-		reason = inferForeignReason(span, attrs)
+		reason = inferForeignReason(span, attrs, d)
 		attrs.PutStr(AttrTerminationReason, reason)
-		o = p.resolve(p.policy[reason], attrs)
+		attrs.PutBool(AttrInferred, true)
+		o = p.resolveForeign(p.policy[reason], span, attrs)
 	}
 
 	// Latency SLI: our TTFT, else the semconv time_to_first_chunk (copied over).
@@ -210,101 +215,6 @@ func (p *streamSLOProcessor) resolve(pol outcome, attrs pcommon.Map) outcome {
 		return outcomeExcluded
 	}
 	return outcomeBad
-}
-
-// inferForeignReason derives a termination reason for a streaming GenAI span
-// of another instrumentation (no streamslo.termination.reason):
-//   - an HTTP status >= 400: request_failed;
-//   - span status ERROR without an HTTP status: request_failed (connect error);
-//   - span status ERROR with a 1xx-3xx HTTP status: server_error_event (the
-//     stream failed after the status was committed; their error.type is kept);
-//   - otherwise finish reasons, mapped by the generated finishReasons table
-//     (the SDKs' own mappings; unlisted names -> completed), the worst of a
-//     list deciding (server_error_event > content_filter > length >
-//     completed); none -> truncated.
-func inferForeignReason(span ptrace.Span, attrs pcommon.Map) string {
-	code, hasCode := httpStatus(attrs)
-	if hasCode && code >= 400 {
-		return ReasonRequestFailed
-	}
-	if span.Status().Code() == ptrace.StatusCodeError {
-		if !hasCode {
-			return ReasonRequestFailed
-		}
-		return ReasonServerErrorEvent
-	}
-	fr, ok := attrs.Get(AttrGenAIResponseFinishReasons)
-	if !ok {
-		return ReasonTruncated
-	}
-	switch fr.Type() {
-	case pcommon.ValueTypeSlice:
-		s := fr.Slice()
-		if s.Len() == 0 {
-			return ReasonTruncated
-		}
-		reason := ReasonCompleted
-		for i := 0; i < s.Len(); i++ {
-			if v := s.At(i); v.Type() == pcommon.ValueTypeStr {
-				reason = worseFinish(reason, finishReasonToReason(v.Str()))
-			}
-		}
-		return reason
-	case pcommon.ValueTypeStr:
-		// Malformed (a single string instead of a list): accept it.
-		if fr.Str() == "" {
-			return ReasonTruncated
-		}
-		return finishReasonToReason(fr.Str())
-	default:
-		return ReasonTruncated
-	}
-}
-
-// finishReasonToReason maps one raw finish reason with the generated table
-// (names_gen.go); a name no SDK reports counts as a normal finish.
-func finishReasonToReason(fr string) string {
-	if r, ok := finishReasons[fr]; ok {
-		return r
-	}
-	return ReasonCompleted
-}
-
-// finishRank orders the reasons a finish list can give (n > 1 choices): the
-// worst choice decides.
-func finishRank(r string) int {
-	switch r {
-	case ReasonServerErrorEvent:
-		return 3
-	case ReasonContentFilter:
-		return 2
-	case ReasonLength:
-		return 1
-	default:
-		return 0
-	}
-}
-
-func worseFinish(a, b string) string {
-	if finishRank(b) > finishRank(a) {
-		return b
-	}
-	return a
-}
-
-func isStreaming(attrs pcommon.Map) bool {
-	v, ok := attrs.Get(AttrGenAIRequestStream)
-	if !ok {
-		return false
-	}
-	switch v.Type() {
-	case pcommon.ValueTypeBool:
-		return v.Bool()
-	case pcommon.ValueTypeStr:
-		return v.Str() == "true"
-	default:
-		return false
-	}
 }
 
 // httpStatus reads http.response.status_code (int; double and numeric string

@@ -99,6 +99,7 @@ func TestReasonTimesPolicy(t *testing.T) {
 				assert.Equal(t, exp, str(t, a, AttrSLIOutcome))
 				assert.Equal(t, "good", str(t, a, AttrSLILatency))
 				assert.Equal(t, reason, str(t, a, AttrTerminationReason))
+				assert.Equal(t, "<absent>", str(t, a, AttrInferred), "our own verdicts are not inferred")
 				if exp == "bad" {
 					assert.Equal(t, ptrace.StatusCodeError, span.Status().Code())
 					assert.Equal(t, reason, span.Status().Message())
@@ -391,6 +392,7 @@ func TestForeignInstrumentationInference(t *testing.T) {
 			assert.Equal(t, tt.wantOutcome, str(t, a, AttrSLIOutcome))
 			assert.Equal(t, tt.wantLatency, str(t, a, AttrSLILatency))
 			assert.Equal(t, tt.wantErrType, str(t, a, AttrErrorType))
+			assert.Equal(t, "true", str(t, a, AttrInferred))
 			if tt.wantOutcome == "bad" {
 				assert.Equal(t, ptrace.StatusCodeError, span.Status().Code())
 			}
