@@ -310,3 +310,10 @@ def test_request_validation(bedrock: Any, server: ChaosServer) -> None:
         client.converse_stream(modelId=f"{CLAUDE}+error_frame", messages=MESSAGES)
     client.close()
     assert "x-chaos-error-type" in bad_header.value.response["Error"]["Message"]
+
+
+def test_exception_right_after_message_start(bedrock: Any, server: ChaosServer) -> None:
+    got = converse(bedrock, "error_frame@0")
+    assert isinstance(got.error, EventStreamError)
+    assert got.names == ["messageStart"]
+    _entry(server, "error_frame", 0)

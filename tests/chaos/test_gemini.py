@@ -279,3 +279,11 @@ def test_v1_api_version_and_request_id(server: ChaosServer) -> None:
     (entry,) = server.log
     assert response.headers["x-request-id"] == entry["id"]
     client.close()
+
+
+def test_error_as_the_very_first_event(client: genai.Client, server: ChaosServer) -> None:
+    got = stream(client, "error_frame@0")
+    assert isinstance(got.error, errors.ServerError)
+    assert got.chunks == []
+    assert got.error.response.status_code == 200  # same class as an HTTP 500; the 200 tells it apart
+    _entry(server, "error_frame", 0)
