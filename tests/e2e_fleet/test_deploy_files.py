@@ -159,3 +159,22 @@ def test_operator_resource_structure(rel: str) -> None:
 def test_dockerfile_entrypoint_matches_the_helm_command() -> None:
     text = (DEPLOY.parent / "collector" / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["/otelcol-streamslo"]' in text
+
+
+def test_fleet_configs_classify_and_count_like_the_single_collector() -> None:
+    """The gateway and tail-sampling configs keep the single collector's processors and span
+    metrics (so N gateways count what one collector counts); only their exports differ."""
+    single = yaml.safe_load((CONFIG / "otelcol-streamslo.yaml").read_text())
+    for name, extra_processors, extra_connectors in (
+        ("otelcol-streamslo-gateway.yaml", set(), set()),
+        ("otelcol-streamslo-tail-sampling.yaml", {"tail_sampling"}, {"forward/sampling"}),
+    ):
+        doc = yaml.safe_load((CONFIG / name).read_text())
+        procs = {k: v for k, v in doc["processors"].items() if k not in extra_processors}
+        conns = {k: v for k, v in doc["connectors"].items() if k not in extra_connectors}
+        assert procs == single["processors"], name
+        assert conns == single["connectors"], name
+        assert (
+            doc["service"]["pipelines"]["traces"]["processors"]
+            == single["service"]["pipelines"]["traces"]["processors"]
+        ), name

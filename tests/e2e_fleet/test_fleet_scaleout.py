@@ -6,12 +6,13 @@ A reference single collector (collector/config/otelcol-streamslo.yaml) gets ever
 same Prometheus scrapes it with its metric names prefixed ``reference_`` so the rules do not see it.
 Counts are exact: per series, first value plus every increase (a drop = a restart), from the raw
 samples Prometheus stored (see harness.counted). Numbers are printed (``pytest -s``) and written to
-benchmarks/results/fleet_scaleout.json.
+benchmarks/results/fleet_scaleout.json when STREAMSLO_RECORD_RESULTS=1.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from collections import Counter
@@ -38,7 +39,7 @@ _results: dict[str, Any] = {}
 @pytest.fixture(scope="module", autouse=True)
 def _write_results() -> Iterator[None]:
     yield
-    if _results:
+    if _results and os.environ.get("STREAMSLO_RECORD_RESULTS") == "1":
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(_results, indent=1, sort_keys=True) + "\n")
 
@@ -113,7 +114,7 @@ def _rule_expr(slo: str, record: str) -> str:
 def run(fleet: Fleet, restart: Optional[Otelcol] = None) -> dict[str, Any]:
     rng = random.Random(20261201)
     sender = Sender([fleet.agent.http_port, fleet.reference.http_port])
-    for b in warmup_batches(rng, per_combo=3):
+    for b in warmup_batches(rng, per_combo=16):
         sender.send(b)
     warm = sender.accepted_spans
     wait_until(
@@ -238,15 +239,15 @@ def test_gateway_restart_mid_run_loss_is_measured(fleet_factory: Any, queue: boo
     }
     _results[f"restart_{'queue_retry' if queue else 'no_queue_retry'}"] = entry
     print(f"\n[fleet restart queue={queue}] {json.dumps(entry)}")
-    # Remote write: the stopping gateway flushes its span metrics on shutdown, and with the queue the
-    # agent holds what the gateway could not take while it was down: nothing is lost. Scrape: the
-    # gateway's counts since its last scrape die with it: at most (spanmetrics flush + scrape
-    # interval, 1 s + 1 s here) of its share of the traffic. Without queue/retry the agent drops
-    # what it could not deliver while the gateway was down (both paths lose that).
+    # What dies with the stopped gateway: the counts it made since its last export, i.e. up to
+    # (spanmetrics flush + scrape interval: 1 s + 1 s here) of its share of the traffic for the
+    # scrape path, up to one flush for remote write (measured 0 in some runs: the shutdown flush can
+    # make it). With queue/retry the agent holds what the gateway could not take while it was down;
+    # without them it drops that too (agent send failures), on both paths.
+    bound = 1.5 * RATE  # the stopped gateway's share (~1/2) of 3 s of traffic
+    assert 0 <= lost <= bound + (failed if not queue else 0), entry
+    assert 0 <= entry["lost_remote_write"] <= bound + (failed if not queue else 0), entry
     if queue:
         assert failed == 0, entry
-        assert entry["lost_remote_write"] == 0, entry
-        assert 0 <= lost <= 2.5 * RATE, entry
     else:
         assert failed > 0, entry
-        assert 0 < entry["lost_remote_write"] <= failed, entry
