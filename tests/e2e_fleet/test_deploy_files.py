@@ -178,3 +178,18 @@ def test_fleet_configs_classify_and_count_like_the_single_collector() -> None:
             doc["service"]["pipelines"]["traces"]["processors"]
             == single["service"]["pipelines"]["traces"]["processors"]
         ), name
+
+
+@pytest.mark.parametrize(
+    "name", ["otelcol-agent.yaml", "otelcol-streamslo-gateway.yaml", "otelcol-streamslo-tail-sampling.yaml"]
+)
+def test_fleet_config_files_validate(name: str) -> None:
+    env = dict(os.environ, STREAMSLO_GATEWAY_ENDPOINTS="[127.0.0.1:14317, 127.0.0.1:24317]")
+    p = subprocess.run(
+        [str(BINARY), "validate", "--config", str(CONFIG / name)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
