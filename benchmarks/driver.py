@@ -808,6 +808,7 @@ def run_client_cpu(
     """The headline suite (``benchmarks.client_cpu``): its own fleets, against the fast SSE server."""
     rounds = args.rounds or (5 if quick else 9)
     chunks, streams = (1_000, 3) if quick else (2_000, 5)
+    streams = args.streams or streams
     server = SSEServer(scripts)
     log(f"sse server at {server.url}")
     results: dict[str, dict[str, Any]] = {}
@@ -860,6 +861,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--suites", default="client_cpu,overhead,ttft,memory,anthropic,collector")
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 7, quick 3)")
     p.add_argument("--baseline", default=None, help="also measure otel_streamslo as of this git ref")
+    p.add_argument("--streams", type=int, default=None, help="client_cpu: streams per round (5, quick 3)")
     args = p.parse_args(argv)
     suites = {x.strip() for x in args.suites.split(",") if x.strip()}
     quick = args.quick
@@ -1018,11 +1020,15 @@ def main(argv: Optional[list[str]] = None) -> int:
         summary_lines += collector_load.run_suite(quick=quick)
 
     took = f"_Run took {time.monotonic() - t_start:.0f} s._"
-    compact = compact_table()
+    cc = _load("client_cpu")
+    compact = [*([*client_cpu.compact(cc), ""] if cc else []), *compact_table()]
     md = "\n".join([*summary_lines[:2], "### Summary", "", *compact, "", *summary_lines[2:], took]) + "\n"
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / ("SUMMARY-quick.md" if quick else "SUMMARY.md")).write_text(md)
-    if not quick and suites >= {"client_cpu", "overhead", "ttft", "memory", "anthropic", "collector"}:
+    full = suites >= {"client_cpu", "overhead", "ttft", "memory", "anthropic", "collector"}
+    # a partial run must not overwrite the full run's SUMMARY.md
+    name = "SUMMARY-quick.md" if quick else "SUMMARY.md" if full else f"SUMMARY-{'-'.join(sorted(suites))}.md"
+    (RESULTS / name).write_text(md)
+    if not quick and full:
         short = [
             summary_lines[0],
             "",

@@ -30,7 +30,7 @@ import time
 import traceback
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Optional, TextIO
 
@@ -246,6 +246,7 @@ class Worker:
         self.loop = asyncio.new_event_loop()
         self._clients: dict[str, tuple[Any, Any]] = {}
         self._parsed: Optional[tuple[list[Any], list[Any], list[Any]]] = None
+        self._open: Optional[tuple[ExitStack, str, Any]] = None
         self.proc = psutil.Process()
 
     def client(self, mode: str, api: str) -> Any:
@@ -353,6 +354,46 @@ class Worker:
         t1 = time.perf_counter_ns()
         c1 = time.process_time_ns()
         return {"chunks": n, "wall_ns": t1 - t0, "cpu_ns": c1 - c0}
+
+    # --- lockstep: one stream read in slices, so the driver can alternate variants every slice ----
+
+    def cmd_open(self, mode: str, api: str, chunks: int) -> dict[str, Any]:
+        """Create a stream of ``chunks`` content chunks and keep its iterator for ``read``."""
+        self.cmd_close()
+        gc.collect()
+        stack = ExitStack()
+        stack.enter_context(self.mode(mode))
+        client = self.client(mode, api)
+        if api == "sync":
+            it: Any = iter(self.app.create(client, chunks))
+        else:
+            it = self.loop.run_until_complete(self._aopen(client, chunks))
+        self._open = (stack, api, it)
+        return {}
+
+    async def _aopen(self, client: Any, chunks: int) -> Any:
+        stream = await self.app.acreate(client, chunks)
+        return stream.__aiter__()  # what `async for` calls; it then calls `__anext__` on the result
+
+    def cmd_read(self, n: int) -> dict[str, Any]:
+        """Read up to ``n`` chunks of the open stream; CPU and wall time of that read (ns)."""
+        if self._open is None:
+            raise ValueError("no open stream")
+        _stack, api, it = self._open
+        if api == "sync":
+            k, done, cpu, wall = _read_sync(it, n)
+        else:
+            k, done, cpu, wall = self.loop.run_until_complete(_read_async(it, n))
+        if done:
+            self.cmd_close()
+        return {"chunks": k, "done": done, "cpu_ns": cpu, "wall_ns": wall}
+
+    def cmd_close(self) -> dict[str, Any]:
+        if self._open is not None:
+            stack, _api, _it = self._open
+            self._open = None
+            stack.close()
+        return {}
 
     def cmd_ttft(self, mode: str, api: str, count: int, tokens: int = 8) -> dict[str, Any]:
         """``count`` short streams: create() call to the first content chunk in the app's hands (ns)."""
@@ -467,6 +508,39 @@ class Worker:
         return res
 
 
+def _read_sync(it: Iterator[Any], n: int) -> tuple[int, bool, int, int]:
+    k = 0
+    done = False
+    c0 = time.process_time_ns()
+    t0 = time.perf_counter_ns()
+    for _ in it:
+        k += 1
+        if k == n:
+            break
+    else:
+        done = True
+    t1 = time.perf_counter_ns()
+    c1 = time.process_time_ns()
+    return k, done, c1 - c0, t1 - t0
+
+
+async def _read_async(it: Any, n: int) -> tuple[int, bool, int, int]:
+    k = 0
+    done = False
+    anext_ = type(it).__anext__
+    c0 = time.process_time_ns()
+    t0 = time.perf_counter_ns()
+    try:
+        while k < n:
+            await anext_(it)
+            k += 1
+    except StopAsyncIteration:
+        done = True
+    t1 = time.perf_counter_ns()
+    c1 = time.process_time_ns()
+    return k, done, c1 - c0, t1 - t0
+
+
 def _send(out: TextIO, doc: dict[str, Any]) -> None:
     out.write(json.dumps(doc) + "\n")
     out.flush()
@@ -506,6 +580,9 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     handlers: dict[str, Callable[..., dict[str, Any]]] = {
         "stream": worker.cmd_stream,
+        "open": worker.cmd_open,
+        "read": worker.cmd_read,
+        "close": worker.cmd_close,
         "ttft": worker.cmd_ttft,
         "mem_long": worker.cmd_mem_long,
         "mem_concurrent": worker.cmd_mem_concurrent,
