@@ -3,7 +3,7 @@
 package streamsloprocessor
 
 // Termination reasons (streamslo.termination.reason): otel_streamslo.core.lifecycle.
-// TerminationReason, then the downstream reasons of server spans.
+// TerminationReason, then otel_streamslo.server.lifecycle.DownstreamReason's own.
 const (
 	ReasonCompleted         = "completed"
 	ReasonLength            = "length"
@@ -62,14 +62,14 @@ var KnownReasons = []string{
 	ReasonAppError,
 }
 
-// defaultGoodReasons: OutcomePolicy().good.
+// defaultGoodReasons: OutcomePolicy().good + DownstreamPolicy().good.
 var defaultGoodReasons = []string{
 	ReasonCompleted,
 	ReasonLength,
 	ReasonContentFilter,
 }
 
-// defaultExcludedReasons: OutcomePolicy().excluded.
+// defaultExcludedReasons: the two policies' excluded.
 var defaultExcludedReasons = []string{
 	ReasonClientCancelled,
 	ReasonClientAbandoned,
