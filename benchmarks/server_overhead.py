@@ -226,13 +226,83 @@ def memory(n: int) -> dict[str, Any]:
     }
 
 
+async def _inproc_once(app: Any) -> None:
+    never = asyncio.Event()
+
+    async def receive() -> Any:
+        await never.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        return None
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/chat",
+        "raw_path": b"/chat",
+        "query_string": b"",
+        "headers": [(b"host", b"bench")],
+        "scheme": "http",
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 1),
+        "http_version": "1.1",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+    }
+    await app(scope, receive, send)
+
+
+def inproc(rounds: int, events: int) -> dict[str, Any]:
+    """The variants called in-process with a no-op ``send``: the middleware's own cost, no socket noise."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(exporter))
+    mp = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    probes = {v: build(v, events, tp, mp) for v in VARIANTS}
+
+    async def go() -> None:
+        for v in VARIANTS:
+            await _inproc_once(probes[v])
+            probes[v].samples.clear()
+        for r in range(rounds):
+            for v in VARIANTS[r % len(VARIANTS) :] + VARIANTS[: r % len(VARIANTS)]:
+                await _inproc_once(probes[v])
+            exporter.clear()
+
+    asyncio.run(go())
+    per_event = {v: [ns / max(1, n) for ns, n in probes[v].samples] for v in VARIANTS}
+    out: dict[str, Any] = {"per_event_ns": {v: statistics.median(per_event[v]) for v in VARIANTS}}
+    out["added_ns_per_event"] = {
+        f"{v} vs {base}": statistics.median(a - b for a, b in zip(per_event[v], per_event[base]))
+        for v, base in PAIRS
+    }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--open", type=int, default=500)
     args = parser.parse_args()
-    result = {"cpu": cpu(args.rounds, args.events), "memory": memory(args.open)}
+    result = {
+        "cpu": cpu(args.rounds, args.events),
+        "inproc": inproc(args.rounds * 2, args.events),
+        "memory": memory(args.open),
+    }
+    plain = result["cpu"]["per_event_ns"]["plain"]
+    result["headline"] = {
+        "added_ns_per_body_message": result["inproc"]["added_ns_per_event"]["streamslo vs plain"],
+        "plain_starlette_sse_event_ns_over_uvicorn": plain,
+        "share_of_plain_event": result["inproc"]["added_ns_per_event"]["streamslo vs plain"] / plain,
+        "goal_share": 0.02,
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     print(json.dumps(result, indent=2, sort_keys=True))

@@ -106,7 +106,7 @@ class StreamSLOMiddleware:
                 await _client_left(resp, close_upstream)
             return message
 
-        async def on_send(message: Message) -> None:
+        def observe(message: Message) -> None:
             try:  # the per-message hot path
                 kind = message["type"]
                 if kind == "http.response.body":
@@ -115,15 +115,26 @@ class StreamSLOMiddleware:
                     resp.start(message)
             except Exception:
                 logger.debug("otel_streamslo: send bookkeeping failed", exc_info=True)
+
+        async def on_send_checked(message: Message) -> None:
+            counted = resp.chunks
+            observe(message)
             try:
                 await send(message)
-            except OSError:  # ASGI spec 2.4: the client is gone
+            except OSError:  # ASGI spec 2.4: a failed send is how a disconnect shows
+                resp.chunks = counted  # that message never reached the client
                 await _client_left(resp, close_upstream)
                 raise
 
+        def on_send(message: Message) -> Awaitable[None]:
+            observe(message)
+            return send(message)  # no coroutine frame of ours per message
+
+        token = links.bind(resp.link)
+        wrapped_send: Send = on_send_checked if _spec_2_4(scope) else on_send
         token = links.bind(resp.link)
         try:
-            await self.app(scope, on_receive, on_send)
+            await self.app(scope, on_receive, wrapped_send)
         except BaseException as exc:
             _exit(resp, exc)
             raise
@@ -131,6 +142,15 @@ class StreamSLOMiddleware:
             _exit(resp, None)
         finally:
             links.unbind(token)
+
+
+def _spec_2_4(scope: MutableMapping[str, Any]) -> bool:
+    """True when the server speaks ASGI HTTP spec 2.4 or later (failed sends raise OSError)."""
+    try:
+        version = str(scope.get("asgi", {}).get("spec_version", "2.0"))
+        return tuple(int(p) for p in version.split(".")[:2]) >= (2, 4)
+    except Exception:
+        return True
 
 
 def dict_of(scope: MutableMapping[str, Any]) -> dict[str, Any]:

@@ -39,6 +39,7 @@ UPSTREAM_BAD = "streamslo.upstream.bad"
 UPSTREAM_OPEN_AT_DISCONNECT = "streamslo.upstream.open_at_disconnect"
 HTTP_ROUTE = "http.route"
 POLICY = DownstreamPolicy()
+_DONE = ResponseState.DONE
 
 
 def current_server_span() -> Optional[Span]:
@@ -131,7 +132,7 @@ class ServedResponse:
             if not more:
                 return  # a one-message body of a non-streamed type: not ours
             self._activate()
-        if self.lc.state is ResponseState.DONE:
+        if self.lc.state is _DONE:
             return
         if body:
             sse_body = self.sse

@@ -85,3 +85,45 @@ def test_tool_calls_committed_counter(instrument_openai: Telemetry, chaos: Any) 
         for p in instrument_openai.points("streamslo.tool_calls.committed")
     }
     assert got == {("completed", "good"): 1, ("connection_dropped", "bad"): 1}
+
+
+async def test_spec_2_4_failed_send_is_a_disconnect(instrument_both: Telemetry, chaos: Any) -> None:
+    """ASGI 2.4 servers report a gone client only as OSError from send (Starlette: ClientDisconnect)."""
+    from tests.server.apps import Chat, starlette_app
+
+    tel = instrument_both
+    chat = Chat(chaos)
+    app = StreamSLOMiddleware(
+        starlette_app(chat), tracer_provider=tel.tracer_provider, meter_provider=tel.meter_provider
+    )
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        await asyncio.Event().wait()  # a 2.4 server need not say anything here
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        if len(sent) >= 4:
+            raise OSError("client gone")
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/chat",
+        "raw_path": b"/chat",
+        "query_string": b"tokens=40&delay=0.01",
+        "headers": [(b"host", b"t")],
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+    }
+    from starlette.requests import ClientDisconnect
+
+    with pytest.raises((ClientDisconnect, OSError)):
+        await app(scope, receive, send)
+    span = one_server_span(tel)
+    a = attrs(span)
+    assert (a["streamslo.termination.reason"], a["streamslo.chunks.delivered"]) == ("client_cancelled", 3)
+    assert a["streamslo.upstream.open_at_disconnect"] == 1
+    for stream in chat.streams:  # Starlette leaves the body generator (and its upstream) open
+        await stream.close()
+    assert attrs(client_spans(tel)[0])["streamslo.orphaned"] is True

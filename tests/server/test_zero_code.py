@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from tests.openai.test_zero_code import BIN, _run, _spans
+from tests.instrumentation.openai.test_zero_code import BIN, _run, _spans
 
 APP = textwrap.dedent(
     """
