@@ -6,16 +6,17 @@ import atexit
 import importlib
 import logging
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Optional
 
-from opentelemetry import context, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
+from otel_streamslo.core.calls import Wrapper
 from otel_streamslo.core.config import load_settings
-from otel_streamslo.core.record import StreamRecord, abandon_open_records
+from otel_streamslo.core.record import abandon_open_records
 from otel_streamslo.core.telemetry import Telemetry, make_telemetry
 
 logger = logging.getLogger(__name__)
@@ -37,64 +38,87 @@ def register_exit_hook() -> None:
             _exit_hook_registered = True
 
 
-def attach_span(rec: StreamRecord) -> Optional[object]:
-    """Make ``rec``'s span current for the request phase (so HTTP client spans nest under it)."""
-    try:
-        return context.attach(trace.set_span_in_context(rec.span))
-    except Exception:
-        logger.debug("otel_streamslo: attach failed", exc_info=True)
-        return None
+@dataclass(frozen=True)
+class Target:
+    """One SDK attribute to wrap: ``module``, dotted ``qualname``, and the wrapper that observes it.
 
+    ``make_wrapper`` is called only when the target exists, so it may touch SDK types that older or
+    newer SDK versions lack; if it raises, this target is skipped and the others still apply.
+    """
 
-def detach_span(token: Optional[object]) -> None:
-    """Undo :func:`attach_span`."""
-    if token is None:
-        return
-    try:
-        context.detach(token)  # type: ignore[arg-type]
-    except Exception:
-        logger.debug("otel_streamslo: detach failed", exc_info=True)
+    module: str
+    qualname: str
+    make_wrapper: Callable[[], Wrapper]
 
-
-Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+    @property
+    def name(self) -> str:
+        return f"{self.module}:{self.qualname}"
 
 
 class PatchSet:
-    """Patches applied by one instrumentor, so ``uninstrument()`` restores the SDK exactly."""
+    """Patches applied by one instrumentor, so ``uninstrument()`` restores the SDK exactly.
+
+    Each target is applied on its own: one missing in the installed SDK version (module or
+    attribute), of an unexpected shape (not callable), or whose wrapper cannot be built, is skipped
+    with one debug log line and listed in :attr:`skipped`; the rest still apply.
+    """
 
     def __init__(self) -> None:
-        self._applied: list[tuple[Any, str]] = []
+        self._applied: list[tuple[Any, str, str]] = []
+        self.skipped: dict[str, str] = {}
 
-    def wrap(self, module: str, qualname: str, wrapper: Wrapper) -> bool:
-        """Wrap ``module.qualname``; a missing attribute (older/newer SDK) is skipped with a debug log."""
-        try:
-            mod = importlib.import_module(module)
-            owner_path, _, attr = qualname.rpartition(".")
-            owner: Any = mod
-            for part in owner_path.split(".") if owner_path else []:
-                owner = getattr(owner, part)
-            if not hasattr(owner, attr):
-                logger.debug("otel_streamslo: %s.%s not found, not patched", module, qualname)
-                return False
-            wrap_function_wrapper(module, qualname, wrapper)
-            self._applied.append((owner, attr))
+    @property
+    def applied(self) -> tuple[str, ...]:
+        """``module:qualname`` of every patched target, in patch order."""
+        return tuple(name for _, _, name in self._applied)
+
+    def apply(self, target: Target) -> bool:
+        """Wrap one target; False (and the reason in :attr:`skipped`) if it was skipped."""
+        why = self._try_apply(target)
+        if why is None:
+            self.skipped.pop(target.name, None)
             return True
-        except Exception:
-            logger.debug("otel_streamslo: patching %s.%s failed", module, qualname, exc_info=True)
-            return False
+        self.skipped[target.name] = why
+        logger.debug("otel_streamslo: %s not patched: %s", target.name, why)
+        return False
+
+    def _try_apply(self, target: Target) -> Optional[str]:
+        try:
+            mod = importlib.import_module(target.module)
+        except Exception as exc:
+            return f"module not importable ({type(exc).__name__}: {exc})"
+        owner_path, _, attr = target.qualname.rpartition(".")
+        owner: Any = mod
+        for part in owner_path.split(".") if owner_path else []:
+            owner = getattr(owner, part, None)
+            if owner is None:
+                return f"{part} not found"
+        current = getattr(owner, attr, None)
+        if current is None:
+            return f"{attr} not found"
+        if not callable(current):
+            return f"unexpected shape: {type(current).__name__} is not callable"
+        try:
+            wrapper = target.make_wrapper()
+            wrap_function_wrapper(owner, attr, wrapper)
+        except Exception as exc:
+            return f"wrapping failed ({type(exc).__name__}: {exc})"
+        self._applied.append((owner, attr, target.name))
+        return None
 
     def unwrap_all(self) -> None:
         """Restore every patched attribute."""
         while self._applied:
-            owner, attr = self._applied.pop()
+            owner, attr, name = self._applied.pop()
             try:
                 unwrap(owner, attr)
             except Exception:
-                logger.debug("otel_streamslo: unwrap %s.%s failed", owner, attr, exc_info=True)
+                logger.debug("otel_streamslo: unwrap %s failed", name, exc_info=True)
+        self.skipped.clear()
 
 
 class StreamInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Base of the SDK instrumentors: builds settings and telemetry, then calls ``_patch``."""
+    """Base of the SDK instrumentors: builds settings and telemetry, then applies ``_targets``."""
 
     _instruments: Collection[str] = ()
 
@@ -111,10 +135,33 @@ class StreamInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         settings = load_settings(kwargs)
         self.telemetry = make_telemetry(settings, kwargs.get("tracer_provider"), kwargs.get("meter_provider"))
         register_exit_hook()
-        self._patch(self.telemetry)
+        for target in self._targets(self.telemetry, kwargs):
+            self._patches.apply(target)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         self._patches.unwrap_all()
 
-    def _patch(self, tel: Telemetry) -> None:
+    def _targets(self, tel: Telemetry, kwargs: Mapping[str, Any]) -> Iterable[Target]:
+        """The patch table of this SDK."""
         raise NotImplementedError
+
+    def instrumented_targets(self) -> tuple[str, ...]:
+        """``module:qualname`` of every SDK method patched now (empty when not instrumented)."""
+        return self._patches.applied
+
+    def skipped_targets(self) -> dict[str, str]:
+        """Targets of the patch table not patched in this SDK version, with the reason."""
+        return dict(self._patches.skipped)
+
+
+def instrumented_targets() -> dict[str, tuple[str, ...]]:
+    """Patched targets of every instrumented otel-streamslo instrumentor, by instrumentor class name."""
+    out: dict[str, tuple[str, ...]] = {}
+    pending: list[type] = list(StreamInstrumentor.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        inst = cls.__dict__.get("_instance")
+        if isinstance(inst, StreamInstrumentor) and inst.is_instrumented_by_opentelemetry:
+            out[cls.__name__] = inst.instrumented_targets()
+    return out

@@ -55,14 +55,33 @@ def _bound(wrapped: Any, name: str) -> Callable[[], Any]:
     return lambda: getattr(wrapped, name)()
 
 
-class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+class _HelperNotifications:
+    """What patched SDK stream helpers tell a proxied raw stream (see :func:`notify`)."""
+
+    _self_rec: StreamRecord
+    _self_adapter: Adapter
+
+    def _streamslo_closed(self) -> None:
+        """A helper closed the HTTP response directly."""
+        self._self_rec.end(Event.CANCEL)
+
+    def _streamslo_exit(self, exc: Optional[BaseException]) -> None:
+        """The consumer left a helper manager's ``with`` block (``exc`` if it raised)."""
+        self._self_rec.exit_block(exc)
+
+    def _streamslo_failed(self, exc: BaseException) -> None:
+        """A helper failed on a chunk this proxy already handed out."""
+        _on_error(self._self_rec, self._self_adapter, exc)
+
+
+class SyncStreamProxy(_HelperNotifications, wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     """Proxy for a synchronous stream (``openai.Stream``, ``anthropic.Stream``)."""
 
     def __init__(self, wrapped: Any, rec: StreamRecord, adapter: Adapter) -> None:
         super().__init__(wrapped)
         self._self_rec = rec
         self._self_adapter = adapter
-        self._self_hot = (rec, _bound(wrapped, "__next__"), adapter.on_chunk)
+        self._self_fast = (rec, _bound(wrapped, "__next__"), adapter.on_chunk)
         rec.watch(self)
 
     def __iter__(self) -> SyncStreamProxy:
@@ -70,7 +89,7 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
 
     def __next__(self) -> Any:
         # The per-chunk hot path: one attribute lookup on the proxy (see _bound), no allocation.
-        rec, next_chunk, on_chunk = self._self_hot
+        rec, next_chunk, on_chunk = self._self_fast
         try:
             chunk = next_chunk()
         except StopIteration:
@@ -80,9 +99,9 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
             _on_error(rec, self._self_adapter, exc)
             raise
         try:
-            rec.chunks += 1  # rec.chunk(), inlined
-            if rec._first_chunk_ns is None:
-                rec._first_chunk_ns = time.monotonic_ns()
+            rec.chunks += 1
+            if rec.first_chunk_ns is None:
+                rec.first_chunk_ns = time.monotonic_ns()
             on_chunk(rec, chunk)
         except Exception:
             logger.debug("otel_streamslo: reading chunk failed", exc_info=True)
@@ -109,27 +128,15 @@ class SyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         finally:
             self._self_rec.exit_block(exc)
 
-    def _streamslo_closed(self) -> None:
-        """Called by patched stream helpers that close the HTTP response directly."""
-        self._self_rec.end(Event.CANCEL)
 
-    def _streamslo_exit(self, exc: Optional[BaseException]) -> None:
-        """Called by patched stream-helper managers when the consumer leaves their ``with`` block."""
-        self._self_rec.exit_block(exc)
-
-    def _streamslo_failed(self, exc: BaseException) -> None:
-        """Called by patched stream helpers that failed on a chunk this proxy already handed out."""
-        _on_error(self._self_rec, self._self_adapter, exc)
-
-
-class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+class AsyncStreamProxy(_HelperNotifications, wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     """Proxy for an asynchronous stream (``openai.AsyncStream``, ``anthropic.AsyncStream``)."""
 
     def __init__(self, wrapped: Any, rec: StreamRecord, adapter: Adapter) -> None:
         super().__init__(wrapped)
         self._self_rec = rec
         self._self_adapter = adapter
-        self._self_hot = (rec, _bound(wrapped, "__anext__"), adapter.on_chunk)
+        self._self_fast = (rec, _bound(wrapped, "__anext__"), adapter.on_chunk)
         rec.watch(self)
 
     def __aiter__(self) -> AsyncStreamProxy:
@@ -137,7 +144,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
 
     async def __anext__(self) -> Any:
         # The per-chunk hot path: one attribute lookup on the proxy (see _bound), no allocation.
-        rec, next_chunk, on_chunk = self._self_hot
+        rec, next_chunk, on_chunk = self._self_fast
         try:
             chunk = await next_chunk()
         except StopAsyncIteration:
@@ -147,9 +154,9 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
             _on_error(rec, self._self_adapter, exc)
             raise
         try:
-            rec.chunks += 1  # rec.chunk(), inlined
-            if rec._first_chunk_ns is None:
-                rec._first_chunk_ns = time.monotonic_ns()
+            rec.chunks += 1
+            if rec.first_chunk_ns is None:
+                rec.first_chunk_ns = time.monotonic_ns()
             on_chunk(rec, chunk)
         except Exception:
             logger.debug("otel_streamslo: reading chunk failed", exc_info=True)
@@ -182,26 +189,11 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         finally:
             self._self_rec.exit_block(exc)
 
-    def _streamslo_closed(self) -> None:
-        """Called by patched stream helpers that close the HTTP response directly."""
-        self._self_rec.end(Event.CANCEL)
-
-    def _streamslo_exit(self, exc: Optional[BaseException]) -> None:
-        """Called by patched stream-helper managers when the consumer leaves their ``with`` block."""
-        self._self_rec.exit_block(exc)
-
-    def _streamslo_failed(self, exc: BaseException) -> None:
-        """Called by patched stream helpers that failed on a chunk this proxy already handed out."""
-        _on_error(self._self_rec, self._self_adapter, exc)
-
 
 def notify_closed(raw_stream: Any) -> None:
     """Tell a proxied stream that a helper closed its HTTP response behind its back."""
-    try:
-        if isinstance(raw_stream, (SyncStreamProxy, AsyncStreamProxy)):
-            raw_stream._streamslo_closed()
-    except Exception:
-        logger.debug("otel_streamslo: notify_closed failed", exc_info=True)
+    if isinstance(raw_stream, _HelperNotifications):
+        _guarded(raw_stream._streamslo_closed)
 
 
 def notify_exit(raw_stream: Any, exc: Optional[BaseException]) -> None:
@@ -210,11 +202,8 @@ def notify_exit(raw_stream: Any, exc: Optional[BaseException]) -> None:
     Stream-helper managers close the raw stream in their ``__exit__`` without passing the exception
     on; calling this first keeps ``consumer_error`` apart from ``client_cancelled``.
     """
-    try:
-        if isinstance(raw_stream, (SyncStreamProxy, AsyncStreamProxy)):
-            raw_stream._streamslo_exit(exc)
-    except Exception:
-        logger.debug("otel_streamslo: notify_exit failed", exc_info=True)
+    if isinstance(raw_stream, _HelperNotifications):
+        _guarded(raw_stream._streamslo_exit, exc)
 
 
 def notify_failed(raw_stream: Any, exc: BaseException) -> None:
@@ -223,11 +212,15 @@ def notify_failed(raw_stream: Any, exc: BaseException) -> None:
     E.g. a stream helper that cannot accumulate a malformed event: the raw stream did not raise,
     but the stream is over for the application, and not through the application's own code.
     """
+    if isinstance(raw_stream, _HelperNotifications):
+        _guarded(raw_stream._streamslo_failed, exc)
+
+
+def _guarded(method: Callable[..., None], *args: Any) -> None:
     try:
-        if isinstance(raw_stream, (SyncStreamProxy, AsyncStreamProxy)):
-            raw_stream._streamslo_failed(exc)
+        method(*args)
     except Exception:
-        logger.debug("otel_streamslo: notify_failed failed", exc_info=True)
+        logger.debug("otel_streamslo: helper notification failed", exc_info=True)
 
 
 class RawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]

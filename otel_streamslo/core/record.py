@@ -73,7 +73,6 @@ class StreamRecord:
         "_content",
         "_content_len",
         "_finish_reasons",
-        "_first_chunk_ns",
         "_link",
         "_lock",
         "_metric_attrs",
@@ -84,6 +83,7 @@ class StreamRecord:
         "capture",
         "chunks",
         "error",
+        "first_chunk_ns",
         "http_status",
         "input_tokens",
         "lc",
@@ -130,7 +130,7 @@ class StreamRecord:
         self.http_status: Optional[int] = None
         self.error: Optional[BaseException] = None
         self._finish_reasons: list[str] = []
-        self._first_chunk_ns: Optional[int] = None
+        self.first_chunk_ns: Optional[int] = None
         self._lock = threading.Lock()
         self._watchers = 0
         settings = tel.settings
@@ -209,12 +209,6 @@ class StreamRecord:
         self.http_status = http_status
         self._feed(Event.RESPONSE_OPENED)
 
-    def chunk(self) -> None:
-        """One chunk was handed to the consumer (content or not)."""
-        self.chunks += 1
-        if self._first_chunk_ns is None:
-            self._first_chunk_ns = time.monotonic_ns()
-
     def token(self, n: int = 1) -> None:
         """``n`` output tokens (content or tool-call deltas) were handed to the consumer."""
         self.tokens += n
@@ -244,7 +238,7 @@ class StreamRecord:
             reasons.append(raw_reason)
         self._feed(event)
 
-    def meta(self, response_id: Optional[str] = None, response_model: Optional[str] = None) -> None:
+    def response_info(self, response_id: Optional[str] = None, response_model: Optional[str] = None) -> None:
         """Response id and model, when the provider sends them."""
         if response_id and not self.response_id:
             self.response_id = response_id
@@ -380,8 +374,8 @@ class StreamRecord:
             attrs[sc.SLI_LATENCY] = "good" if ttft_ns * _NS <= settings.ttft_threshold_s else "bad"
         else:
             attrs[sc.SLI_LATENCY] = "excluded"
-        if self._first_chunk_ns is not None:
-            attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (self._first_chunk_ns - lc.started_ns) * _NS
+        if self.first_chunk_ns is not None:
+            attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (self.first_chunk_ns - lc.started_ns) * _NS
         if self.http_status is not None:
             attrs[sc.HTTP_RESPONSE_STATUS_CODE] = self.http_status
         if self.response_id:
@@ -490,8 +484,3 @@ def _bounded_json(value: Any, limit: int) -> str:
     except Exception:
         text = str(value)
     return text[:limit]
-
-
-def current_span_context(rec: StreamRecord) -> Any:
-    """A context with ``rec``'s span as current, for the request phase only (never across yield)."""
-    return trace.set_span_in_context(rec.span)

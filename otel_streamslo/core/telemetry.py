@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import Counter, Histogram, Meter, UpDownCounter
@@ -118,8 +118,3 @@ def make_telemetry(
     tracer = trace.get_tracer(SCOPE, __version__, tracer_provider, schema_url=SCHEMA_URL)
     meter = metrics.get_meter(SCOPE, __version__, meter_provider, schema_url=SCHEMA_URL)
     return Telemetry(tracer=tracer, instruments=make_instruments(meter), settings=settings)
-
-
-def provider_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The provider keyword arguments of ``instrument()``."""
-    return {k: kwargs.get(k) for k in ("tracer_provider", "meter_provider")}

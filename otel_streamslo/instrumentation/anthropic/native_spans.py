@@ -49,14 +49,14 @@ logger = logging.getLogger(__name__)
 MODE_ENRICH = "enrich"
 MODE_REPLACE = "replace"
 MODES: tuple[str, ...] = (MODE_ENRICH, MODE_REPLACE)
-KWARG = "anthropic_native_spans"
+OPTION = "anthropic_native_spans"
 
 
 def native_spans_mode(kwargs: Mapping[str, Any], env: Optional[Mapping[str, str]] = None) -> str:
     """The native-span policy from ``instrument()`` kwargs, else the environment, else ``enrich``."""
     env = os.environ if env is None else env
-    raw: Any = kwargs.get(KWARG)
-    source = KWARG
+    raw: Any = kwargs.get(OPTION)
+    source = OPTION
     if raw is None:
         raw = env.get(ENV_ANTHROPIC_NATIVE)
         source = ENV_ANTHROPIC_NATIVE

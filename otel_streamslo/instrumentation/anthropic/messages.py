@@ -24,81 +24,11 @@ from typing import Any, Optional
 
 from otel_streamslo.core.lifecycle import Event
 from otel_streamslo.core.record import StreamRecord
+from otel_streamslo.instrumentation.anthropic.errors import classify_anthropic_error
 from otel_streamslo.instrumentation.anthropic.finish import STOP_REASONS
 
 #: Content block types whose completion is a tool call the application may act on.
 TOOL_BLOCKS = frozenset({"tool_use"})
-
-_TRANSPORT_NAMES = frozenset(
-    {
-        "RemoteProtocolError",
-        "LocalProtocolError",
-        "ProtocolError",
-        "ReadError",
-        "WriteError",
-        "ConnectError",
-        "NetworkError",
-        "TransportError",
-        "StreamClosed",
-        "StreamError",
-        "CloseError",
-    }
-)
-
-
-def _httpx_classes() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
-    """(timeout classes, transport classes) of the HTTP clients the anthropic SDK may use."""
-    timeouts: list[type[BaseException]] = []
-    transports: list[type[BaseException]] = []
-    for name in ("httpx2", "httpx"):
-        try:
-            mod = __import__(name)
-        except Exception:
-            continue
-        for attr, bucket in (("TimeoutException", timeouts), ("TransportError", transports)):
-            cls = getattr(mod, attr, None)
-            if isinstance(cls, type) and issubclass(cls, BaseException):
-                bucket.append(cls)
-        cls = getattr(mod, "StreamError", None)
-        if isinstance(cls, type) and issubclass(cls, BaseException):
-            transports.append(cls)
-    return tuple(timeouts), tuple(transports)
-
-
-_TIMEOUTS, _TRANSPORTS = _httpx_classes()
-
-
-def classify_anthropic_error(exc: BaseException) -> Event:
-    """Exception raised while waiting for the next event -> lifecycle event.
-
-    While a stream is read the SDK does not wrap transport errors: a dropped connection arrives as
-    ``httpx2.RemoteProtocolError`` and a stall as ``httpx2.ReadTimeout``. An ``event: error`` frame
-    inside the 200 stream (``overloaded_error`` ...) arrives as ``anthropic.APIStatusError`` with
-    ``status_code`` 200. Undecodable data (``json.JSONDecodeError``) counts as a server error event.
-    """
-    import anthropic
-
-    if isinstance(exc, anthropic.APITimeoutError):
-        return Event.TIMEOUT
-    if isinstance(exc, anthropic.APIConnectionError):
-        return Event.TRANSPORT_ERROR
-    if isinstance(exc, anthropic.APIStatusError):
-        return Event.ERROR_EVENT
-    if _TIMEOUTS and isinstance(exc, _TIMEOUTS):
-        return Event.TIMEOUT
-    if _TRANSPORTS and isinstance(exc, _TRANSPORTS):
-        return Event.TRANSPORT_ERROR
-    if isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__:
-        return Event.TIMEOUT
-    if isinstance(exc, ConnectionError) or type(exc).__name__ in _TRANSPORT_NAMES:
-        return Event.TRANSPORT_ERROR
-    return Event.ERROR_EVENT
-
-
-def anthropic_status_of(exc: BaseException) -> Optional[int]:
-    """HTTP status of a request-phase failure (None for connect errors and timeouts)."""
-    status = getattr(exc, "status_code", None)
-    return status if isinstance(status, int) and not isinstance(status, bool) else None
 
 
 def _int(value: Any) -> Optional[int]:
@@ -151,7 +81,7 @@ class MessagesAdapter:
                 rec.tool_call(self._tools.pop(index), index)
         elif kind == "message_start":
             message = getattr(event, "message", None)
-            rec.meta(getattr(message, "id", None), getattr(message, "model", None))
+            rec.response_info(getattr(message, "id", None), getattr(message, "model", None))
             rec.usage(input_tokens=input_tokens_of(getattr(message, "usage", None)))
         elif kind == "message_delta":
             usage = getattr(event, "usage", None)
