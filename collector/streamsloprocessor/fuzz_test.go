@@ -44,6 +44,8 @@ func FuzzProcessAttributes(f *testing.F) {
 	f.Add(uint8(0), "stop", int64(500), math.NaN(), true, uint8(2), uint8(3), uint8(4), uint8(1), uint8(0))
 	f.Add(uint8(2), "", int64(-1), math.Inf(1), true, uint8(1), uint8(1), uint8(1), uint8(6), uint8(1))
 	f.Add(uint8(0), "length", int64(429), -1.0, true, uint8(1), uint8(2), uint8(1), uint8(1), uint8(2))
+	f.Add(uint8(0), "max_tokens", int64(0), 0.1, true, uint8(0), uint8(0), uint8(81), uint8(81), uint8(0))
+	f.Add(uint8(0), "BadRequestError: x", int64(0), 0.1, true, uint8(0), uint8(0), uint8(4*9), uint8(0), uint8(2))
 	f.Fuzz(func(t *testing.T, reasonKind uint8, s string, i int64, fl float64, b bool,
 		httpKind, ttftKind, streamKind, finishKind, statusCode uint8,
 	) {
@@ -59,6 +61,11 @@ func FuzzProcessAttributes(f *testing.F) {
 		putFuzzValue(a, AttrGenAIRequestStream, streamKind, s, i, fl, b)
 		putFuzzValue(a, AttrGenAIResponseFinishReasons, finishKind, s, i, fl, b)
 		putFuzzValue(a, AttrErrorType, finishKind/9, s, i, fl, b)
+		// peers' dialects: OpenLLMetry flag, OpenInference parameters (JSON string) and finish
+		putFuzzValue(a, AttrOpenLLMetryGenAIIsStreaming, streamKind/9, s, i, fl, b)
+		putFuzzValue(a, AttrOpenInferenceInvocationParameters, streamKind/81, `{"stream": true, "x": "`+s+`"}`, i, fl, b)
+		putFuzzValue(a, AttrOpenInferenceFinishReason, finishKind/81, s, i, fl, b)
+		span.Status().SetMessage(s)
 		spans.AppendEmpty().SetName("unrelated")
 
 		before := a.Len()
@@ -94,6 +101,9 @@ func FuzzProcessAttributes(f *testing.F) {
 			if r, ok := got.Get(AttrTerminationReason); !ok || r.Type() == pcommon.ValueTypeEmpty && reasonKind%9 != 8 {
 				t.Fatal("classified span without a termination reason")
 			}
+		}
+		if _, inferred := got.Get(AttrInferred); inferred && reasonKind%9 != 0 {
+			t.Fatal("a span that carried its own termination reason was marked inferred")
 		}
 		if out.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(1).Attributes().Len() != 0 {
 			t.Fatal("unrelated span modified")
