@@ -31,6 +31,12 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     gc.freeze()
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze again once the test items exist (collection builds many thousands of objects)."""
+    gc.collect()
+    gc.freeze()
+
+
 class Telemetry:
     """In-memory span exporter + metric reader, with helpers to read them."""
 

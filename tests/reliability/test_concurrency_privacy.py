@@ -16,7 +16,8 @@ import pytest
 
 from otel_streamslo.instrumentation.openai import OpenAIStreamInstrumentor
 from tests.conftest import Telemetry
-from tests.reliability.drivers import MODES, run_sync
+from tests.contract.drivers import DRIVERS, AnthropicMessages, OpenAIChat, anthropic_sdk, openai_sdk
+from tests.contract.runner import make_client, run_sync
 
 MIXED = ["none", "reset@2", "eof@3", "error_frame@1", "length", "http_503", "content_filter", "tool_calls"]
 REASON = {
@@ -114,10 +115,8 @@ async def test_1000_concurrent_async_streams(instrument_both: Telemetry, chaos: 
 def test_64_threads_of_sync_streams(
     instrument_both: Telemetry, chaos: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.reliability import drivers
-
-    monkeypatch.setattr(drivers, "READ_TIMEOUT", 60.0)  # 64 threads share one GIL: no stall faults here
     per_thread = 5
+    by_sdk = {"openai": OpenAIChat(), "anthropic": AnthropicMessages()}
     faults: list[str] = []
     sdks: list[str] = []
     errors: list[BaseException] = []
@@ -130,7 +129,9 @@ def test_64_threads_of_sync_streams(
             fault = MIXED[(t + k) % len(MIXED)]
             sdk = "openai" if (t + k) % 2 == 0 else "anthropic"
             try:
-                run_sync(sdk, "plain", "consume", chaos, fault)
+                driver = by_sdk[sdk]  # a long read timeout: 64 threads share one GIL, no stall faults here
+                with make_client(driver, chaos, instrument_both, asynchronous=False, read=60.0) as client:
+                    run_sync(driver, client, "raw", "consume", fault)
             except BaseException as exc:  # a failure here would be ours: the driver catches SDK errors
                 errors.append(exc)
             with lock:
@@ -162,27 +163,23 @@ def test_default_export_has_no_prompt_or_completion_text(
     instrument_both: Telemetry, chaos: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     secret = f"SECRET-{uuid.uuid4().hex}"
-    from tests.reliability import drivers
-
-    monkeypatch.setattr(drivers, "MSG", [{"role": "user", "content": secret}])
+    monkeypatch.setattr(openai_sdk, "PROMPT", secret)
+    monkeypatch.setattr(anthropic_sdk, "PROMPT", secret)
     caplog.set_level(logging.DEBUG, logger="otel_streamslo")
-    for sdk in ("openai", "anthropic"):
-        for style in ("plain", "helper"):
-            for mode in MODES:
-                if mode == "cancel":
-                    continue
-                for fault in (
-                    "none",
-                    "tool_calls",
-                    "error_frame@3",
-                    "reset@3",
-                    "eof@3",
-                    "length",
-                    "http_429",
-                ):
-                    run_sync(sdk, style, mode, chaos, fault)
+    faults = ("none", "tool_calls", "error_frame@3", "reset@3", "eof@3", "length", "http_429")
+    endings = ("consume", "close", "break", "drop")
+    calls = 0
+    for driver in DRIVERS:
+        for mode in driver.modes:
+            if driver.missing(mode):
+                continue
+            with make_client(driver, chaos, instrument_both, asynchronous=False) as client:
+                for ending in endings:
+                    for fault in faults:
+                        run_sync(driver, client, mode, ending, fault)
+                        calls += 1
     text = _export_text(instrument_both)
-    assert len(instrument_both.spans()) == 2 * 2 * 4 * 7
+    assert len(instrument_both.spans()) == calls
     assert secret not in text
     # completion text streamed by the chaos provider: "tok0 tok1 ..." (and tool arguments)
     assert "tok1 " not in text and "Paris" not in text

@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 
 from otel_streamslo.instrumentation.openai import OpenAIStreamInstrumentor
 from tests.conftest import Telemetry
-from tests.openai.test_transparency import observe
+from tests.instrumentation.openai.test_instrumentor import observe
 
 FAULTS = [
     "none",
@@ -88,7 +88,7 @@ def _span_methods(tel: Telemetry, inst: OpenAIStreamInstrumentor) -> None:
 
 
 def _adapter(tel: Telemetry, inst: OpenAIStreamInstrumentor) -> None:
-    from otel_streamslo import openai_adapters
+    from otel_streamslo.instrumentation.openai import chat as openai_adapters
 
     mp = pytest.MonkeyPatch()
     mp.setattr(openai_adapters.ChatAdapter, "on_chunk", _raise)

@@ -8,7 +8,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from tests.anthropic.conftest import MODEL, MSG, Harness
+from tests.instrumentation.anthropic.conftest import MODEL, MSG, Harness
 
 H = {"x-chaos-tokens": "6"}
 TEXT = "tok0 tok1 tok2 tok3 tok4 tok5 "
@@ -206,7 +206,7 @@ def test_non_streamed_create_gets_no_span_from_us(harness: Harness, chaos: Any) 
 
 @pytest.mark.parametrize("native", ["off", "enrich"])
 def test_content_capture_opt_in(telemetry: Any, chaos: Any, native: str) -> None:
-    from tests.anthropic.conftest import instrument
+    from tests.instrumentation.anthropic.conftest import instrument
 
     inst = instrument(telemetry, native, capture_content=True)
     h = Harness(telemetry, native)

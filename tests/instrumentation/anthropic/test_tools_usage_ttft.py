@@ -20,13 +20,10 @@ from otel_streamslo.core.config import Settings
 from otel_streamslo.core.lifecycle import Event
 from otel_streamslo.core.record import StreamRecord
 from otel_streamslo.core.telemetry import make_telemetry
-from otel_streamslo.instrumentation.anthropic.adapters import (
-    MessagesAdapter,
-    classify_anthropic_error,
-    input_tokens_of,
-)
-from tests.anthropic.conftest import MODEL, MSG, Harness
+from otel_streamslo.instrumentation.anthropic.errors import classify_anthropic_error
+from otel_streamslo.instrumentation.anthropic.messages import MessagesAdapter, input_tokens_of
 from tests.conftest import Telemetry
+from tests.instrumentation.anthropic.conftest import MODEL, MSG, Harness
 
 
 def run(client: anthropic.Anthropic, fault: str, **headers: str) -> tuple[list[Any], Optional[BaseException]]:
@@ -186,7 +183,7 @@ def message_delta(stop_reason: Optional[str], output_tokens: int = 5, **usage: A
 def feed(rec: StreamRecord, *events: Any, adapter: Optional[MessagesAdapter] = None) -> MessagesAdapter:
     adapter = adapter or MessagesAdapter()
     for event in events:
-        rec.chunk()
+        rec.chunks += 1
         adapter.on_chunk(rec, event)
     return adapter
 

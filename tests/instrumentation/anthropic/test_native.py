@@ -17,8 +17,8 @@ from opentelemetry.trace import NoOpTracerProvider, StatusCode
 
 from otel_streamslo.core.config import ENV_ANTHROPIC_NATIVE
 from otel_streamslo.instrumentation.anthropic.native_spans import native_spans_mode
-from tests.anthropic.conftest import MODEL, MSG, OUR_SCOPE, SDK_SCOPE, Harness, instrument
 from tests.conftest import Telemetry
+from tests.instrumentation.anthropic.conftest import MODEL, MSG, OUR_SCOPE, SDK_SCOPE, Harness, instrument
 
 H = {"x-chaos-tokens": "6"}
 

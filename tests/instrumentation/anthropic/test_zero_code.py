@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.openai.test_zero_code import _spans
+from tests.instrumentation.openai.test_zero_code import _spans
 
 BIN = Path(sys.executable).parent
 

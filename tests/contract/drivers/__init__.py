@@ -1,0 +1,24 @@
+"""Every driver of the contract suite. A new SDK joins by adding its module and listing it here."""
+
+from __future__ import annotations
+
+from tests.contract.drivers import anthropic_sdk, openai_sdk
+from tests.contract.drivers.anthropic_sdk import AnthropicMessages
+from tests.contract.drivers.base import Driver
+from tests.contract.drivers.openai_sdk import OpenAIChat, OpenAIResponses
+
+# One driver per SDK API surface, in the SDK's default configuration: every contract test runs on these.
+DRIVERS: tuple[Driver, ...] = (OpenAIChat(), OpenAIResponses(), AnthropicMessages())
+# Configurations of a surface that change who makes the span; the termination table runs on them too.
+VARIANTS: tuple[Driver, ...] = (AnthropicMessages(native="enrich"), AnthropicMessages(native="replace"))
+
+__all__ = [
+    "DRIVERS",
+    "VARIANTS",
+    "AnthropicMessages",
+    "Driver",
+    "OpenAIChat",
+    "OpenAIResponses",
+    "anthropic_sdk",
+    "openai_sdk",
+]
