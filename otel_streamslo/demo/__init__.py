@@ -5,6 +5,9 @@ through the instrumented openai (or anthropic) SDK with a realistic, seeded faul
 prints naive HTTP availability next to stream-aware availability, TTFT/TTC percentiles and
 counts by termination reason. With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set it also exports spans
 and metrics over OTLP. Under ``opentelemetry-instrument`` it reuses the providers set up there.
+Then (``--server-sessions``, default 48) a small chat app relays the provider to simulated browsers,
+some of which press stop, and the report puts HTTP, provider-leg and user-facing availability and
+the abort billing gap side by side, as usual and with ``close_upstream_on_disconnect`` on.
 """
 
 from __future__ import annotations
@@ -249,16 +252,16 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2, sort_keys=True))
     else:
         print(render(rep, f"otel-streamslo demo ({args.provider} SDK, {len(plans)} streamed calls)"))
-        if side is not None:
-            from otel_streamslo.demo.server_report import render_server
-
-            print("")
-            print(render_server(side[0], side[1], args.server_sessions))
         print("")
         print(
             "faults the chaos provider injected: " + ", ".join(f"{k} {v}" for k, v in sorted(served.items()))
         )
         print(f"wall time: {elapsed:.1f} s")
+        if side is not None:
+            from otel_streamslo.demo.server_report import render_server
+
+            print("")
+            print(render_server(side[0], side[1], args.server_sessions))
         if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
             print(f"spans and metrics exported over OTLP to {os.environ['OTEL_EXPORTER_OTLP_ENDPOINT']}")
     if tel.owned:
