@@ -69,8 +69,8 @@ def test_demo_server_side_billing_gap_and_remedy() -> None:
         assert sum(side["user_reasons"].values()) == 40
         assert side["http_availability"] == 1.0  # the app answers 200 whatever happened upstream
         assert side["user_availability"] < 1.0  # ... and users got cut-off answers
-        assert side["orphaned_streams"] >= 1
-        assert side["user_reasons"]["client_cancelled"] == side["orphaned_streams"]
+        # a stop orphans the upstream stream unless that stream had already ended
+        assert 1 <= side["orphaned_streams"] <= side["user_reasons"]["client_cancelled"]
     assert usual["tokens_after_disconnect"] > 0  # the producer-task route keeps reading after a stop
     assert (
         usual["billed_after_disconnect_share"] == usual["tokens_after_disconnect"] / usual["upstream_tokens"]
