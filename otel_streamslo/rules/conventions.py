@@ -63,6 +63,11 @@ RESPONSE_REASONS: tuple[str, ...] = (
     "client_cancelled",
 )
 LATENCY_SOURCES: tuple[str, ...] = ("histogram", "spans")
+# Where the availability SLIs count: the collector's span metrics (default; sampled with the traces)
+# or the SDK's own counters streamslo.streams / streamslo.responses (unsampled).
+SOURCE_SPAN_METRICS = "span_metrics"
+SOURCE_SDK_METRICS = "sdk_metrics"
+SOURCES: tuple[str, ...] = (SOURCE_SPAN_METRICS, SOURCE_SDK_METRICS)
 TTFT_BUCKETS: tuple[float, ...] = DURATION_BUCKETS
 
 # --- Prometheus series (collector/METRICS.md) ------------------------------------------------------

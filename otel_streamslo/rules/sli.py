@@ -14,13 +14,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from otel_streamslo.rules.conventions import (
+    CALLS_METRIC,
     CLIENT_SPANS,
     HTTP_ERROR_STATUSES,
     LATENCY_LABEL,
     OUTCOME_LABEL,
     REASON_LABEL,
+    RESPONSES_METRIC,
     SERVER_SPANS,
+    SOURCE_SDK_METRICS,
+    SOURCE_SPAN_METRICS,
     STATUS_LABEL,
+    STREAMS_METRIC,
     WINDOW_PLACEHOLDER,
 )
 
@@ -116,6 +121,56 @@ def http_events(calls: str, selector: str) -> EventSelectors:
         ),
         total=(vector(calls, selector, traffic),),
     )
+
+
+def sdk_http_events(streams: str, selector: str) -> EventSelectors:
+    """Naive HTTP SLI from the SDK's ``streamslo.streams`` counter, which has no HTTP status label.
+
+    ``request_failed`` streams that are bad are exactly the 429, 5xx and connect errors under the
+    default outcome policy; every other stream got its 200 (or a 4xx) and is a success here.
+    """
+    return EventSelectors(
+        errors=(
+            vector(
+                streams,
+                selector,
+                matcher(OUTCOME_LABEL, "=", "bad"),
+                matcher(REASON_LABEL, "=", "request_failed"),
+            ),
+        ),
+        total=(vector(streams, selector, matcher(OUTCOME_LABEL, "!=", "")),),
+    )
+
+
+@dataclass(frozen=True)
+class CountingSource:
+    """Which series the availability SLIs count: span metrics (default) or the SDK counters."""
+
+    kind: str = SOURCE_SPAN_METRICS
+    calls: str = CALLS_METRIC  # span metrics: client and server spans, told apart by span_kind
+    streams: str = STREAMS_METRIC  # SDK counter of LLM streams (the provider leg)
+    responses: str = RESPONSES_METRIC  # SDK counter of the app's streamed responses (the user leg)
+
+    @property
+    def sdk(self) -> bool:
+        """True when counting the SDK's unsampled counters."""
+        return self.kind == SOURCE_SDK_METRICS
+
+    def stream_events(self, selector: str, selection: VerdictSelection) -> EventSelectors:
+        """The provider leg's stream-aware SLI."""
+        if self.sdk:
+            return verdict_events(self.streams, selector, selection)
+        return stream_events(self.calls, selector, selection)
+
+    def response_events(self, selector: str, selection: VerdictSelection) -> EventSelectors:
+        """The user-facing SLI of the app's streamed responses."""
+        if self.sdk:
+            return verdict_events(self.responses, selector, selection)
+        return response_events(self.calls, selector, selection)
+
+    def http_events(self, selector: str) -> EventSelectors:
+        """The naive HTTP view of the provider leg."""
+        return sdk_http_events(self.streams, selector) if self.sdk else http_events(self.calls, selector)
 
 
 def latency_span_events(calls: str, selector: str) -> EventSelectors:

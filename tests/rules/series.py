@@ -167,6 +167,7 @@ def exposition(elapsed: float) -> str:
             "gen_ai_provider_name": provider,
             "gen_ai_request_model": model,
         }
+        verdicts: dict[str, float] = {}
         for kind in MIX:
             count = kind.rate * elapsed
             error = kind.reason if kind.outcome == "bad" and kind.status == 200 else None
@@ -202,7 +203,7 @@ def exposition(elapsed: float) -> str:
             verdict = _labels(
                 **sdk, streamslo_termination_reason=kind.reason, streamslo_sli_outcome=kind.outcome
             )
-            series["streamslo_streams_total"].append(f"streamslo_streams_total{verdict} {count}")
+            verdicts[verdict] = verdicts.get(verdict, 0.0) + count  # 429, 503, connect: one series
             if kind.ttft is not None:
                 series["gen_ai_client_operation_time_to_first_chunk_seconds"] += _histogram(
                     "gen_ai_client_operation_time_to_first_chunk_seconds",
@@ -211,6 +212,7 @@ def exposition(elapsed: float) -> str:
                     kind.ttft,
                     DURATION_BUCKETS,
                 )
+        series["streamslo_streams_total"] += [f"streamslo_streams_total{v} {n}" for v, n in verdicts.items()]
         streams = sum(k.rate for k in MIX if k.ttft is not None) * elapsed
         series["gen_ai_client_operation_time_per_output_chunk_seconds"] += _histogram(
             "gen_ai_client_operation_time_per_output_chunk_seconds",

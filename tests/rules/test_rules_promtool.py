@@ -91,6 +91,7 @@ def test_there_are_promtool_tests() -> None:
         "outcome-policy.yaml",
         "ttft-latency.yaml",
         "response-availability.yaml",
+        "sdk-metrics.yaml",
     } <= names
 
 

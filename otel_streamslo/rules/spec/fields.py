@@ -149,6 +149,13 @@ def choices(
     return tuple(items)
 
 
+def one_of(value: object, allowed: Sequence[str], where: str) -> str:
+    """One value out of ``allowed``."""
+    if not isinstance(value, str) or value not in allowed:
+        raise fail(where, f"unknown value {value!r}; allowed: {', '.join(allowed)}")
+    return value
+
+
 def period(value: object, where: str) -> str:
     """An SLO period of :data:`PERIODS`."""
     result = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None

@@ -16,6 +16,10 @@ from otel_streamslo.rules.conventions import (
     NATIVE_VERSION,
     OUTCOMES,
     RESPONSE_REASONS,
+    RESPONSES_METRIC,
+    SOURCE_SPAN_METRICS,
+    SOURCES,
+    STREAMS_METRIC,
     TERMINATION_REASONS,
     TTFT_HISTOGRAM,
 )
@@ -23,13 +27,12 @@ from otel_streamslo.rules.spec import fields as f
 from otel_streamslo.rules.spec.model import SLO, Alerting, RuleDeployment, Spec
 
 STREAM_DESCRIPTION = "Streams that failed after the response began count as errors."
-RESPONSE_DESCRIPTION = (
-    "Streamed responses of the app (server spans) that users got cut off or failed count as errors."
-)
+RESPONSE_DESCRIPTION = "Streamed responses of the app that users got cut off or failed count as errors."
 HTTP_DESCRIPTION = "Naive HTTP view of the same streams (5xx, 429, connect errors); for comparison only."
 TOP_FIELDS = (
     "version",
     "service",
+    "source",
     "window",
     "selector",
     "labels",
@@ -56,7 +59,7 @@ AVAILABILITY_FIELDS = (
 HTTP_FIELDS = ("enabled", "name", "objective", "description", "selector")
 LATENCY_FIELDS = ("name", "objective", "description", "selector", "alerting", "source", "threshold")
 ALERTING_FIELDS = ("page_severity", "ticket_severity", "page_for", "ticket_for", "runbook_url", "labels")
-METRICS_FIELDS = ("calls", "ttft_histogram")
+METRICS_FIELDS = ("calls", "streams", "responses", "ttft_histogram")
 OPERATOR_FIELDS = ("name", "namespace", "labels", "annotations")
 
 
@@ -117,7 +120,7 @@ def alerting(value: object, where: str) -> Alerting:
     )
 
 
-def stream_slo(data: Mapping[str, Any], selector: str, calls: str) -> SLO:
+def stream_slo(data: Mapping[str, Any], selector: str, source: sli.CountingSource) -> SLO:
     """The required ``availability`` section: the stream-aware availability SLO."""
     where = "spec.availability"
     if "availability" not in data:
@@ -128,7 +131,7 @@ def stream_slo(data: Mapping[str, Any], selector: str, calls: str) -> SLO:
         raise f.fail(f"{where}.objective", "is required (percent, e.g. 99.5)")
     objective = f.objective(avail["objective"], f"{where}.objective")
     own_selector = f.parse_selector(avail.get("selector", selector), f"{where}.selector")
-    events = sli.stream_events(calls, own_selector, verdict_selection(avail, where))
+    events = source.stream_events(own_selector, verdict_selection(avail, where))
     error, total = sli.error_and_total(events)
     return SLO(
         name=f.name(avail.get("name", KIND_STREAM), f"{where}.name"),
@@ -141,7 +144,9 @@ def stream_slo(data: Mapping[str, Any], selector: str, calls: str) -> SLO:
     )
 
 
-def response_slo(data: Mapping[str, Any], selector: str, calls: str, stream: SLO) -> list[SLO]:
+def response_slo(
+    data: Mapping[str, Any], selector: str, source: sli.CountingSource, stream: SLO
+) -> list[SLO]:
     """The optional ``response_availability`` section: the user-facing SLO of server spans."""
     where = "spec.response_availability"
     if data.get("response_availability") is None:
@@ -150,7 +155,7 @@ def response_slo(data: Mapping[str, Any], selector: str, calls: str, stream: SLO
     f.no_unknown(resp, AVAILABILITY_FIELDS, where)
     objective = f.objective(resp.get("objective", stream.objective), f"{where}.objective")
     own_selector = f.parse_selector(resp.get("selector", selector), f"{where}.selector")
-    events = sli.response_events(calls, own_selector, verdict_selection(resp, where, RESPONSE_REASONS))
+    events = source.response_events(own_selector, verdict_selection(resp, where, RESPONSE_REASONS))
     error, total = sli.error_and_total(events)
     slo = SLO(
         name=f.name(resp.get("name", KIND_RESPONSE), f"{where}.name"),
@@ -164,14 +169,14 @@ def response_slo(data: Mapping[str, Any], selector: str, calls: str, stream: SLO
     return [slo]
 
 
-def http_slo(data: Mapping[str, Any], selector: str, calls: str, stream: SLO) -> list[SLO]:
+def http_slo(data: Mapping[str, Any], selector: str, source: sli.CountingSource, stream: SLO) -> list[SLO]:
     """The optional ``http_availability`` section (on by default): the naive view, never alerting."""
     where = "spec.http_availability"
     http = f.mapping(data.get("http_availability") or {}, where)
     f.no_unknown(http, HTTP_FIELDS, where)
     if not f.flag(http.get("enabled", True), f"{where}.enabled"):
         return []
-    events = sli.http_events(calls, f.parse_selector(http.get("selector", selector), f"{where}.selector"))
+    events = source.http_events(f.parse_selector(http.get("selector", selector), f"{where}.selector"))
     error, total = sli.error_and_total(events)
     return [
         SLO(
@@ -231,9 +236,15 @@ def parse_native(data: Mapping[str, Any]) -> Spec:
     metrics = f.mapping(data.get("metrics") or {}, "spec.metrics")
     f.no_unknown(metrics, METRICS_FIELDS, "spec.metrics")
     calls = f.metric(metrics.get("calls", CALLS_METRIC), "spec.metrics.calls")
+    source = sli.CountingSource(
+        kind=f.one_of(data.get("source", SOURCE_SPAN_METRICS), SOURCES, "spec.source"),
+        calls=calls,
+        streams=f.metric(metrics.get("streams", STREAMS_METRIC), "spec.metrics.streams"),
+        responses=f.metric(metrics.get("responses", RESPONSES_METRIC), "spec.metrics.responses"),
+    )
     histogram = f.metric(metrics.get("ttft_histogram", TTFT_HISTOGRAM), "spec.metrics.ttft_histogram")
-    stream = stream_slo(data, selector, calls)
-    slos = [stream, *response_slo(data, selector, calls, stream), *http_slo(data, selector, calls, stream)]
+    stream = stream_slo(data, selector, source)
+    slos = [stream, *response_slo(data, selector, source, stream), *http_slo(data, selector, source, stream)]
     if data.get("latency") is not None:
         slos.append(latency_slo(f.mapping(data["latency"], "spec.latency"), selector, calls, histogram))
     names = [slo.name for slo in slos]
