@@ -8,7 +8,8 @@
   stream without passing the consumer's exception on, which would turn ``consumer_error`` into
   ``client_cancelled``.
 * ``withhold_message_snapshot`` as the helper modules import it (a malformed event is the
-  provider's failure, not the consumer's).
+  provider's failure, not the consumer's); anthropic 0.x has no such function, so there the helpers'
+  ``__stream__`` generators are guarded instead.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from otel_streamslo.core.patching import StreamInstrumentor, Target
 from otel_streamslo.core.telemetry import Telemetry
 from otel_streamslo.instrumentation.anthropic.calls import (
     MessagesCalls,
+    async_stream_guard,
     start_call_span_hook,
+    sync_stream_guard,
     withhold_snapshot_hook,
 )
 from otel_streamslo.instrumentation.anthropic.native_spans import native_spans_mode
@@ -58,4 +61,7 @@ class AnthropicStreamInstrumentor(StreamInstrumentor):
             yield Target(module, f"{owner}MessageStream.__exit__", lambda: sync_exit)
             yield Target(module, f"{owner}AsyncMessageStreamManager.__aexit__", lambda: async_exit)
             yield Target(module, f"{owner}AsyncMessageStream.__aexit__", lambda: async_exit)
-            yield Target(module, "withhold_message_snapshot", lambda: withhold_snapshot_hook)
+            withhold = Target(module, "withhold_message_snapshot", lambda: withhold_snapshot_hook)
+            if not self._patches.apply(withhold):  # anthropic 0.x: guard the helpers' generators instead
+                yield Target(module, f"{owner}MessageStream.__stream__", lambda: sync_stream_guard)
+                yield Target(module, f"{owner}AsyncMessageStream.__stream__", lambda: async_stream_guard)

@@ -48,19 +48,25 @@ MESSAGES_SPAN_NAME = "anthropic.messages.create"
 def stream_types() -> StreamTypes:
     """The stream and raw-response classes of the installed SDK."""
     import anthropic
-    from anthropic import _response
 
-    raw = tuple(
-        t
-        for t in (getattr(_response, "APIResponse", None), getattr(_response, "AsyncAPIResponse", None))
-        if isinstance(t, type)
-    )
+    raw: list[type] = []
+    for module, name in (
+        ("anthropic._legacy_response", "LegacyAPIResponse"),  # with_raw_response in 0.x
+        ("anthropic._response", "APIResponse"),
+        ("anthropic._response", "AsyncAPIResponse"),
+    ):
+        try:
+            cls = getattr(__import__(module, fromlist=[name]), name, None)
+        except ImportError:
+            cls = None
+        if isinstance(cls, type):
+            raw.append(cls)
     return StreamTypes(
         provider=sc.PROVIDER_ANTHROPIC,
         adapter=MessagesAdapter,
         sync_stream=anthropic.Stream,
         async_stream=anthropic.AsyncStream,
-        raw_types=raw,
+        raw_types=tuple(raw),
         status_of=http_status_of,
     )
 
@@ -230,3 +236,40 @@ def withhold_snapshot_hook(
     except Exception:
         logger.debug("otel_streamslo: withhold hook failed", exc_info=True)
     return wrapped(*args, **kwargs)
+
+
+def sync_stream_guard(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Wrapper of a 0.x helper's ``__stream__`` generator (no ``withhold_message_snapshot`` there).
+
+    An exception out of the helper's own accumulation, on an event the raw stream delivered, is the
+    provider's failure; the raw stream's own errors already ended the record, so this is a no-op then.
+    """
+    gen = wrapped(*args, **kwargs)
+
+    def guarded() -> Any:
+        try:
+            yield from gen
+        except Exception as exc:  # GeneratorExit (an early exit) is not an Exception: untouched
+            notify_failed(getattr(instance, "_raw_stream", None), exc)
+            raise
+
+    return guarded()
+
+
+def async_stream_guard(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Async twin of :func:`sync_stream_guard`."""
+    agen = wrapped(*args, **kwargs)
+
+    async def guarded() -> Any:
+        try:
+            async for item in agen:
+                yield item
+        except Exception as exc:
+            notify_failed(getattr(instance, "_raw_stream", None), exc)
+            raise
+
+    return guarded()

@@ -21,8 +21,8 @@ from otel_streamslo.instrumentation.openai.common import begin_create
 from otel_streamslo.instrumentation.openai.package import _instruments
 from otel_streamslo.instrumentation.openai.responses import ResponsesAdapter
 
-_CHAT = "openai.resources.chat.completions.completions"
-_CHAT_OLD = "openai.resources.chat.completions"  # openai < 1.66: module, not package
+# A module before openai 1.66, a package re-exporting the same classes after: one path for both.
+_CHAT = "openai.resources.chat.completions"
 _RESPONSES = "openai.resources.responses.responses"
 _CHAT_HELPERS = "openai.lib.streaming.chat._completions"
 _RESPONSES_HELPERS = "openai.lib.streaming.responses._responses"
@@ -40,10 +40,9 @@ class OpenAIStreamInstrumentor(StreamInstrumentor):
         def responses() -> Any:
             return begin_create(tel, ResponsesAdapter, "input")
 
-        chat_module = _CHAT if _has_module(_CHAT) else _CHAT_OLD
         return (
-            Target(chat_module, "Completions.create", lambda: sync_call_wrapper(chat())),
-            Target(chat_module, "AsyncCompletions.create", lambda: async_call_wrapper(chat())),
+            Target(_CHAT, "Completions.create", lambda: sync_call_wrapper(chat())),
+            Target(_CHAT, "AsyncCompletions.create", lambda: async_call_wrapper(chat())),
             Target(_RESPONSES, "Responses.create", lambda: sync_call_wrapper(responses())),
             Target(_RESPONSES, "AsyncResponses.create", lambda: async_call_wrapper(responses())),
             Target(_CHAT_HELPERS, "ChatCompletionStream.close", lambda: sync_close),
@@ -55,12 +54,3 @@ class OpenAIStreamInstrumentor(StreamInstrumentor):
             Target(_RESPONSES_HELPERS, "ResponseStreamManager.__exit__", lambda: sync_exit),
             Target(_RESPONSES_HELPERS, "AsyncResponseStreamManager.__aexit__", lambda: async_exit),
         )
-
-
-def _has_module(name: str) -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(name) is not None
-    except Exception:
-        return False
