@@ -16,6 +16,12 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     ),
     "rules": ("otel_streamslo.rules.cli", "render Prometheus SLO recording and alert rules from a spec"),
 }
+# What to say when a subcommand's module cannot be imported (default: install the demo extra).
+INSTALL_HINTS: dict[str, str] = {
+    # The rules generator needs only PyYAML, a core dependency: a broken install, not a missing extra.
+    "rules": "rules needs only PyYAML, a core dependency: {exc}; reinstall with "
+    "pip install --force-reinstall otel-streamslo (or pip install pyyaml)",
+}
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
@@ -31,9 +37,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            sp.set_defaults(
-                _missing=f"{name} needs an optional dependency: {exc} (pip install 'otel-streamslo[demo]')"
-            )
+            default = f"{name} needs an optional dependency: {{exc}} (pip install 'otel-streamslo[demo]')"
+            sp.set_defaults(_missing=INSTALL_HINTS.get(name, default).format(exc=exc))
             continue
         module.add_arguments(sp)
         modules[name] = module
@@ -43,11 +48,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point of the console script."""
     parser, modules = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)  # a subcommand that failed to import has no options
     missing = getattr(args, "_missing", None)
     if missing:
         print(f"otel-streamslo: {missing}", file=sys.stderr)
         return 2
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     return int(modules[args.command].run(args))
 
 
