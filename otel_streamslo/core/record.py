@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 _NS = 1e-9
 _CANCEL_TYPES: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit, GeneratorExit)
 _MAX_FINISH_REASONS = 8
+# Early ends that, once the answer is whole (StreamRecord.answer_whole), end with its finish reason.
+_AFTER_WHOLE = frozenset(
+    {Event.CANCEL, Event.ABANDON, Event.TRANSPORT_ERROR, Event.TIMEOUT, Event.ERROR_EVENT, Event.EOF}
+)
 
 # Records whose stream is still open, so interpreter exit can end them (client_abandoned).
 _OPEN: dict[int, StreamRecord] = {}
@@ -80,6 +84,7 @@ class StreamRecord:
         "_progress_left",
         "_token_mark",
         "_watchers",
+        "_whole",
         "capture",
         "chunks",
         "error",
@@ -133,6 +138,7 @@ class StreamRecord:
         self.first_chunk_ns: Optional[int] = None
         self._lock = threading.Lock()
         self._watchers = 0
+        self._whole = False
         settings = tel.settings
         self._next_progress = settings.progress_every_tokens
         self._token_mark = 0  # token() does its bookkeeping once tokens reach this (see token())
@@ -290,8 +296,19 @@ class StreamRecord:
             self.error = exc
             self.end(Event.CONSUMER_ERROR)
 
+    def answer_whole(self) -> None:
+        """The answer is whole (finish reason seen); only trailing metadata such as usage may follow.
+
+        For protocols whose end of answer comes before a trailer (Bedrock's ``messageStop`` before
+        ``metadata``): from now on a close, collection, drop, stall, error or clean end before the
+        trailer ends the stream with its finish reason instead (call after :meth:`finish`).
+        """
+        self._whole = True
+
     def end(self, event: Event) -> None:
         """Feed a (possibly) terminal event; ends the span exactly once."""
+        if self._whole and event in _AFTER_WHOLE:
+            event = Event.END_MARKER
         self._feed(event)
 
     # --- internals ----------------------------------------------------------------------------
