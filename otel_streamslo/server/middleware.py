@@ -127,8 +127,16 @@ class StreamSLOMiddleware:
                 raise
 
         def on_send(message: Message) -> Awaitable[None]:
+            try:  # fast path: one more data message of a response already streaming
+                if message["type"] == "http.response.body" and resp.hot and message.get("more_body", False):
+                    data = message.get("body", b"")
+                    if data and data[:1] != b":" and b"event:" not in data:
+                        resp.chunks += 1
+                        return send(message)  # no coroutine frame of ours per message
+            except Exception:
+                logger.debug("otel_streamslo: send bookkeeping failed", exc_info=True)
             observe(message)
-            return send(message)  # no coroutine frame of ours per message
+            return send(message)
 
         token = links.bind(resp.link)
         wrapped_send: Send = on_send_checked if _spec_2_4(scope) else on_send

@@ -65,6 +65,7 @@ class ServedResponse:
         "_lock",
         "chunks",
         "first_data_ns",
+        "hot",
         "lc",
         "link",
         "owns_span",
@@ -92,6 +93,7 @@ class ServedResponse:
         self.sse = False
         self.chunks = 0
         self.first_data_ns: Optional[int] = None
+        self.hot = False  # streaming, first data seen, not ended: the middleware's fast path may count
         self.reported = False
         self._attached: Optional[tuple[Any, Any]] = None
 
@@ -101,7 +103,10 @@ class ServedResponse:
         """Apply one lifecycle event (thread-safe); illegal events are logged and ignored."""
         try:
             with self._lock:
-                return self.lc.feed(event, time.monotonic_ns())
+                reason = self.lc.feed(event, time.monotonic_ns())
+            if reason is not None:
+                self.hot = False
+            return reason
         except Exception:
             logger.debug("otel_streamslo: ignored response event %s", event, exc_info=True)
             return None
@@ -140,6 +145,7 @@ class ServedResponse:
                 self.chunks += 1
                 if self.first_data_ns is None:
                     self.first_data_ns = time.monotonic_ns()
+                    self.hot = not self.lc.done
                 if sse_body and b"event:" in body and sse.has_error_event(body):
                     self.feed(ResponseEvent.ERROR_EVENT)
         if not more:
