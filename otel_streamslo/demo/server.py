@@ -14,9 +14,9 @@ import random
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 SERVER_MIX: dict[str, float] = {"none": 84.0, "reset": 5.0, "error_frame": 4.0, "eof": 4.0, "http_503": 3.0}
 STOP_SHARE = 0.25  # users who press stop
@@ -59,13 +59,11 @@ def build_app(base_url: str, tel: Any, close_upstream: bool) -> Any:
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
     from starlette.requests import Request
-    from starlette.responses import Response, StreamingResponse
     from starlette.routing import Route
 
     from otel_streamslo.server import StreamSLOMiddleware
 
     client = openai.AsyncOpenAI(base_url=base_url, api_key="chaos", max_retries=0)
-    tasks: set[asyncio.Task[None]] = set()
 
     async def open_stream(request: Request) -> Any:
         headers = {
@@ -78,7 +76,22 @@ def build_app(base_url: str, tel: Any, close_upstream: bool) -> Any:
             model="gpt-4o-mini", messages=messages, stream=True, extra_headers=headers
         )
 
-    async def chat(request: Request) -> Response:
+    mw = Middleware(
+        StreamSLOMiddleware,
+        close_upstream_on_disconnect=close_upstream,
+        tracer_provider=tel.tracer_provider,
+        meter_provider=tel.meter_provider,
+    )
+    routes = [Route("/chat", _chat_route(open_stream)), Route("/agent", _agent_route(open_stream))]
+    return Starlette(routes=routes, middleware=[mw])
+
+
+def _chat_route(open_stream: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
+    """The usual relay: the body generator reads the upstream; an upstream error becomes `event: error`."""
+    import openai
+    from starlette.responses import Response, StreamingResponse
+
+    async def chat(request: Any) -> Response:
         async def body() -> AsyncIterator[str]:
             try:
                 async for chunk in await open_stream(request):
@@ -90,7 +103,17 @@ def build_app(base_url: str, tel: Any, close_upstream: bool) -> Any:
 
         return StreamingResponse(body(), media_type="text/event-stream")
 
-    async def agent(request: Request) -> Response:
+    return chat
+
+
+def _agent_route(open_stream: Callable[[Any], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
+    """The agent pattern: a producer task reads the upstream into a queue the response drains."""
+    import openai
+    from starlette.responses import Response, StreamingResponse
+
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def agent(request: Any) -> Response:
         queue: asyncio.Queue[Optional[str]] = asyncio.Queue()
 
         async def produce() -> None:
@@ -114,13 +137,7 @@ def build_app(base_url: str, tel: Any, close_upstream: bool) -> Any:
 
         return StreamingResponse(body(), media_type="text/event-stream")
 
-    mw = Middleware(
-        StreamSLOMiddleware,
-        close_upstream_on_disconnect=close_upstream,
-        tracer_provider=tel.tracer_provider,
-        meter_provider=tel.meter_provider,
-    )
-    return Starlette(routes=[Route("/chat", chat), Route("/agent", agent)], middleware=[mw])
+    return agent
 
 
 class _Served:
