@@ -143,3 +143,17 @@ class _Noop:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self.app(scope, receive, send)
+
+
+def test_fastapi_native_telemetry_app_error_fastapi_error_type_wins(served: Telemetry, chaos: Any) -> None:
+    import httpx2
+
+    app = fastapi_app(Chat(chaos), telemetry={"tracer_provider": served.tracer_provider})
+    with AppServer(app) as server, pytest.raises(httpx2.RemoteProtocolError):
+        browse(f"{server.url}/raises")
+    span = one_server_span(served)
+    a = attrs(span)
+    assert span.instrumentation_scope.name == "fastapi"
+    assert (a["streamslo.termination.reason"], a["streamslo.sli.outcome"]) == ("app_error", "bad")
+    assert span.status.status_code is StatusCode.ERROR
+    assert a["error.type"] == "RuntimeError"  # FastAPI writes the exception type last (documented)
