@@ -34,6 +34,8 @@ def cells(
                 for ending in endings:
                     if (ending == "cancel" and not is_async) or (ending == "with" and mode != "raw"):
                         continue
+                    if is_async not in driver.asyncs or ending not in driver.endings:
+                        continue
                     for fault in faults if faults is not None else driver.faults:
                         if fault not in driver.faults:
                             continue

@@ -23,7 +23,7 @@ def _cells() -> list[Any]:
     for driver in DRIVERS + VARIANTS:
         for mode in driver.modes:
             skip = driver.missing(mode)
-            for is_async in (False, True):
+            for is_async in driver.asyncs:
                 marks = [pytest.mark.skip(reason=skip)] if skip else []
                 cid = f"{driver.id}-{mode}-{'async' if is_async else 'sync'}"
                 out.append(pytest.param(driver, mode, is_async, marks=marks, id=cid))

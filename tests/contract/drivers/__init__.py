@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from tests.contract.drivers import anthropic_sdk, openai_sdk
+from tests.contract.drivers import anthropic_sdk, bedrock_sdk, openai_sdk
 from tests.contract.drivers.anthropic_sdk import AnthropicMessages
 from tests.contract.drivers.base import Driver
+from tests.contract.drivers.bedrock_sdk import BedrockConverse, BedrockInvokeAnthropic, BedrockInvokeLlama
 from tests.contract.drivers.openai_sdk import OpenAIChat, OpenAIResponses
 
 # One driver per SDK API surface, in the SDK's default configuration: every contract test runs on these.
-DRIVERS: tuple[Driver, ...] = (OpenAIChat(), OpenAIResponses(), AnthropicMessages())
+DRIVERS: tuple[Driver, ...] = (
+    OpenAIChat(),
+    OpenAIResponses(),
+    AnthropicMessages(),
+    BedrockConverse(),
+    BedrockInvokeAnthropic(),
+    BedrockInvokeLlama(),
+)
 # Configurations of a surface that change who makes the span; the termination table runs on them too.
 VARIANTS: tuple[Driver, ...] = (AnthropicMessages(native="enrich"), AnthropicMessages(native="replace"))
 
@@ -16,9 +24,13 @@ __all__ = [
     "DRIVERS",
     "VARIANTS",
     "AnthropicMessages",
+    "BedrockConverse",
+    "BedrockInvokeAnthropic",
+    "BedrockInvokeLlama",
     "Driver",
     "OpenAIChat",
     "OpenAIResponses",
     "anthropic_sdk",
+    "bedrock_sdk",
     "openai_sdk",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, ClassVar, Optional
 
-from tests.contract.faults import FAULTS, Expect
+from tests.contract.faults import ENDINGS, FAULTS, Expect
 
 VOLATILE = frozenset(
     {
@@ -21,6 +21,7 @@ VOLATILE = frozenset(
         "item_id",
         "system_fingerprint",
         "request_id",
+        "toolUseId",  # Bedrock Converse
     }
 )
 
@@ -77,6 +78,9 @@ class Driver:
     finish: ClassVar[dict[str, str]]  # the provider's finish reason per fault name ("none": normal end)
     input_usage_at_start: ClassVar[bool] = False  # input tokens known before the end (bad streams too)
     variant: str = ""  # a configuration of the same surface (e.g. the SDK's own tracing), for ids
+    asyncs: ClassVar[tuple[bool, ...]] = (False, True)  # sync and/or async clients the surface has
+    endings: ClassVar[tuple[str, ...]] = ENDINGS  # how an app can leave it (no `with`: no with/raise)
+    connect_error: ClassVar[str] = "APIConnectionError"  # what a connect error raises (and error.type)
 
     @property
     def id(self) -> str:
@@ -167,6 +171,10 @@ class Driver:
         return (type(exc).__module__, type(exc).__qualname__, str(exc).split(" (request id")[0])
 
     # --- the span -----------------------------------------------------------------------------
+
+    def response_model(self) -> Optional[str]:
+        """``gen_ai.response.model`` of a stream that began; None where the API reports no model."""
+        return self.model
 
     def span_name(self) -> str:
         return f"{self.operation} {self.model}"
