@@ -9,22 +9,21 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from otel_streamslo.rules.render import render
 from otel_streamslo.rules.spec import Spec, SpecError
+from otel_streamslo.rules.spec.fields import is_k8s_label_value
 
 FORMATS: tuple[str, ...] = ("prometheus", "prometheus-operator", "mimir")
 OPERATOR_API_VERSION = "monitoring.coreos.com/v1"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "otel-streamslo", "app.kubernetes.io/component": "slo"}
-_K8S_LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
 
 def operator_labels(spec: Spec) -> dict[str, str]:
     """PrometheusRule labels: ours, the spec's ``labels``, then ``prometheus_operator.labels``."""
     for key, value in spec.labels.items():
-        if not _K8S_LABEL_VALUE_RE.match(value):
+        if not is_k8s_label_value(value):
             raise SpecError(
                 f"spec.labels.{key}: {value!r} is not a valid Kubernetes label value, needed for "
                 "--format prometheus-operator (at most 63 characters of [A-Za-z0-9._-])"

@@ -76,7 +76,7 @@ def test_committed_prometheus_rule_matches_the_crd_schema(prometheus_rule_model:
         manifest = load_yaml(FORMAT_DIRS["prometheus-operator"] / f"{path.stem}.yaml")
         assert (manifest["apiVersion"], manifest["kind"]) == ("monitoring.coreos.com/v1", "PrometheusRule")
         spec = load_spec(path)
-        assert manifest["metadata"]["name"] == spec.deployment.operator_name or f"{spec.service}-slos"
+        assert manifest["metadata"]["name"] == (spec.deployment.operator_name or f"{spec.service}-slos")
         assert manifest["metadata"]["namespace"] == "monitoring"
         labels = manifest["metadata"]["labels"]
         assert labels["release"] == "kube-prometheus-stack" and labels["team"] == "llm-platform"

@@ -186,6 +186,11 @@ _K8S_LABEL_KEY_RE = re.compile(
 _K8S_LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
 
+def is_k8s_label_value(value: str) -> bool:
+    """True for a valid Kubernetes label value (at most 63 characters of [A-Za-z0-9._-])."""
+    return bool(_K8S_LABEL_VALUE_RE.match(value))
+
+
 def k8s_name(value: object, where: str) -> str:
     """A Kubernetes object or namespace name (DNS subdomain)."""
     result = text(value, where)
