@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +26,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """
     import anthropic  # noqa: F401
     import openai
-    import openai.types.responses  # noqa: F401
+
+    with contextlib.suppress(ImportError):  # openai < 1.66 has no Responses API (compatibility matrix)
+        import openai.types.responses  # noqa: F401
 
     gc.collect()
     gc.freeze()
