@@ -1,0 +1,111 @@
+"""The Bedrock instrumentor: entry point, patch and unpatch, suppression, zero-code use."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from opentelemetry import context
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+from otel_streamslo.core.calls import SUPPRESS_LANGUAGE_MODEL_INSTRUMENTATION_KEY
+from otel_streamslo.instrumentation.bedrock import BedrockStreamInstrumentor
+from tests.conftest import Telemetry
+from tests.contract.drivers.bedrock_sdk import Client
+from tests.instrumentation.bedrock.conftest import converse
+from tests.instrumentation.openai.test_zero_code import BIN, _spans
+
+TARGET = "botocore.client:BaseClient._make_api_call"
+
+
+def test_entry_point_loads_the_instrumentor() -> None:
+    found = [ep for ep in entry_points(group="opentelemetry_instrumentor") if ep.name == "bedrock_streamslo"]
+    assert len(found) == 1 and found[0].load() is BedrockStreamInstrumentor
+
+
+def test_patch_and_unpatch(telemetry: Telemetry) -> None:
+    import botocore.client
+
+    original = botocore.client.BaseClient.__dict__["_make_api_call"]
+    inst = BedrockStreamInstrumentor()
+    inst.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+    try:
+        assert inst.instrumented_targets() == (TARGET,)
+        assert inst.skipped_targets() == {}
+        assert botocore.client.BaseClient.__dict__["_make_api_call"] is not original
+    finally:
+        inst.uninstrument()
+    assert botocore.client.BaseClient.__dict__["_make_api_call"] is original
+
+
+def test_suppressed_calls_make_no_span(instrumented: Telemetry, bedrock: Client) -> None:
+    with suppress_instrumentation():
+        for _ in converse(bedrock, {})["stream"]:
+            pass
+    token = context.attach(context.set_value(SUPPRESS_LANGUAGE_MODEL_INSTRUMENTATION_KEY, True))
+    try:
+        for _ in converse(bedrock, {})["stream"]:
+            pass
+    finally:
+        context.detach(token)
+    assert instrumented.spans() == [] and instrumented.stream_counts() == {}
+
+
+def test_prompt_and_answer_not_recorded_by_default(instrumented: Telemetry, bedrock: Client) -> None:
+    for _ in converse(bedrock, {})["stream"]:
+        pass
+    attrs = instrumented.only_span().attributes or {}
+    assert "gen_ai.input_messages" not in attrs and "gen_ai.output_messages" not in attrs
+
+
+APP = textwrap.dedent(
+    """
+    import os, boto3, urllib3
+    from botocore.config import Config
+    client = boto3.client(
+        "bedrock-runtime", endpoint_url=os.environ["CHAOS_URL"], region_name="us-east-1",
+        aws_access_key_id="x", aws_secret_access_key="x", config=Config(retries={"total_max_attempts": 1}),
+    )
+    for fault in ["none", "reset@2", "eof@2"]:
+        try:
+            response = client.converse_stream(
+                modelId="zero-code+" + fault, messages=[{"role": "user", "content": [{"text": "hi"}]}]
+            )
+            for _ in response["stream"]:
+                pass
+        except urllib3.exceptions.ProtocolError:
+            pass
+    print("APP-DONE")
+    """
+)
+
+
+def test_opentelemetry_instrument_emits_our_spans(chaos: Any, tmp_path: Path) -> None:
+    script = tmp_path / "app.py"
+    script.write_text(APP)
+    env = {
+        **os.environ,
+        "CHAOS_URL": chaos.base_url,
+        "OTEL_TRACES_EXPORTER": "console",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+    }
+    proc = subprocess.run(
+        [str(BIN / "opentelemetry-instrument"), sys.executable, str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "APP-DONE" in proc.stdout
+    ours = [s for s in _spans(proc.stdout) if "streamslo.termination.reason" in s["attributes"]]
+    reasons = sorted(s["attributes"]["streamslo.termination.reason"] for s in ours)
+    assert reasons == ["completed", "connection_dropped", "truncated"]
+    assert all(s["attributes"]["gen_ai.provider.name"] == "aws.bedrock" for s in ours)
