@@ -75,7 +75,7 @@ def make_plans(n: int, seed: int, mix: dict[str, float], tokens: int) -> list[Pl
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``otel-streamslo demo``."""
-    parser.add_argument("--provider", choices=("openai", "anthropic"), default="openai")
+    parser.add_argument("--provider", choices=("openai", "anthropic", "bedrock"), default="openai")
     parser.add_argument("--calls", type=int, default=300, help="number of streamed calls (default 300)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--tokens", type=int, default=48, help="content tokens per healthy stream")
@@ -141,6 +141,8 @@ def setup_telemetry() -> Telemetry:
 def _instrument(tel: Telemetry, provider: str) -> None:
     if provider == "openai":
         from otel_streamslo.instrumentation.openai import OpenAIStreamInstrumentor as Inst
+    elif provider == "bedrock":
+        from otel_streamslo.instrumentation.bedrock import BedrockStreamInstrumentor as Inst  # type: ignore[assignment]
     else:
         from otel_streamslo.instrumentation.anthropic import AnthropicStreamInstrumentor as Inst  # type: ignore[assignment]
     inst = Inst()
@@ -193,6 +195,11 @@ async def _call(provider: str, client: Any, plan: Plan, args: argparse.Namespace
 
 async def drive(args: argparse.Namespace, base_url: str, plans: Sequence[Plan]) -> None:
     """Run every planned call with bounded concurrency."""
+    if args.provider == "bedrock":
+        from otel_streamslo.demo import bedrock
+
+        await bedrock.drive(args, base_url, plans, lambda plan: _headers(plan, args))
+        return
     if args.provider == "openai":
         import openai
 
@@ -232,7 +239,9 @@ def run(args: argparse.Namespace) -> int:
     plans = make_plans(args.calls, args.seed, DEFAULT_MIX, args.tokens)
     started = time.monotonic()
     with ChaosServer() as server:
-        base = server.openai_base_url if args.provider == "openai" else server.anthropic_base_url
+        base = {"openai": server.openai_base_url, "bedrock": server.bedrock_endpoint_url}.get(
+            args.provider, server.anthropic_base_url
+        )
         asyncio.run(drive(args, base, plans))
         served = Counter(str(entry.get("fault", "?")).split("@")[0] for entry in server.log)
         elapsed = time.monotonic() - started
