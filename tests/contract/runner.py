@@ -106,7 +106,7 @@ def run_sync(
 # --- async ---------------------------------------------------------------------------------------
 
 
-async def _aiterate(stream: Any, ending: str, seen: Observed, first: asyncio.Event) -> None:
+async def _aiterate(driver: Driver, stream: Any, ending: str, seen: Observed, first: asyncio.Event) -> None:
     seen.stream_class = stream.__class__
     async for item in stream:
         seen.items.append(item)
@@ -116,7 +116,7 @@ async def _aiterate(stream: Any, ending: str, seen: Observed, first: asyncio.Eve
         if ending not in ("consume", "cancel"):
             break
     if ending == "close":
-        await stream.close()
+        await driver.aclose(stream)
 
 
 async def _aconsume(
@@ -133,14 +133,14 @@ async def _aconsume(
     if mode == "helper":
         async with opened as stream:
             if ending != "drop":
-                await _aiterate(stream, ending, seen, first)
+                await _aiterate(driver, stream, ending, seen, first)
             if final:
                 seen.final = await driver.afinal(stream)
     elif ending in ("with", "raise"):
         async with opened:
-            await _aiterate(opened, ending, seen, first)
+            await _aiterate(driver, opened, ending, seen, first)
     elif ending != "drop":
-        await _aiterate(opened, ending, seen, first)
+        await _aiterate(driver, opened, ending, seen, first)
     del opened
 
 

@@ -159,6 +159,10 @@ class Driver:
         """A comparable, id-free form of one item (transparency)."""
         return scrub(item)
 
+    async def aclose(self, stream: Any) -> None:
+        """Async ending ``close``: how the app closes an async stream early."""
+        await stream.close()
+
     def final(self, stream: Any) -> Any:
         """Sync helper: what the helper's accumulator returns after iteration (None for raw)."""
         return None
