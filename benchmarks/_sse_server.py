@@ -15,6 +15,7 @@ instrumentation's share of it at its largest). Keep-alive, one thread per connec
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import socket
 import sys
@@ -122,6 +123,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--openai", type=Path, required=True)
     p.add_argument("--anthropic", type=Path, required=True)
     args = p.parse_args(argv)
+    pin = os.environ.get("BENCH_PIN_CPU")
+    if pin and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {int(pin)})
     bodies = Bodies(
         {
             b"/v1/chat/completions": SSEScript.load(args.openai),

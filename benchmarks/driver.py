@@ -106,8 +106,12 @@ class SSEServer:
 
     def __init__(self, scripts: dict[str, Path]) -> None:
         args = ["--openai", str(scripts["openai"]), "--anthropic", str(scripts["anthropic"])]
+        env = dict(os.environ)
+        if (os.cpu_count() or 1) > 1:  # the server on the first CPU, the client workers on the last
+            env["BENCH_PIN_CPU"] = "0"
         self.proc = subprocess.Popen(
             [PY, "-m", "benchmarks._sse_server", *args],
+            env=env,
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -151,6 +155,8 @@ class WorkerProc:
             cmd += ["--path", str(p)]
         env = dict(os.environ)
         env.pop("PYTHONPATH", None)
+        if sse_url and (os.cpu_count() or 1) > 1:  # client_cpu: all variants on one CPU (see SSEServer)
+            env["BENCH_PIN_CPU"] = str((os.cpu_count() or 1) - 1)
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True, env=env
         )

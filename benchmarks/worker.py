@@ -555,6 +555,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--sse-url", default="", help="benchmarks._sse_server for the socket mode")
     p.add_argument("--path", action="append", default=[], help="put DIR first on sys.path (peers, baseline)")
     args = p.parse_args(argv)
+    pin = os.environ.get("BENCH_PIN_CPU")
+    if pin and hasattr(os, "sched_setaffinity"):  # every variant on the same CPU: no placement bias
+        os.sched_setaffinity(0, {int(pin)})
     for extra in reversed(args.path):
         sys.path.insert(0, extra)
 
