@@ -24,6 +24,24 @@ INSTALL_HINTS: dict[str, str] = {
 }
 
 
+# Subcommand -> (its extra, the modules that extra installs and the subcommand imports when it runs).
+EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "demo": ("demo", ("openai", "anthropic", "starlette", "uvicorn")),
+    "chaos-provider": ("chaos", ("starlette", "uvicorn")),
+}
+
+
+def missing_extra(command: str) -> Optional[str]:
+    """What to install for ``command`` when a module of its extra cannot be imported, else None."""
+    extra, modules = EXTRAS.get(command, ("", ()))
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            return f"{command} needs the '{extra}' extra ({exc}): pip install 'otel-streamslo[{extra}]'"
+    return None
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
     """The top-level parser and the module behind each subcommand."""
     parser = argparse.ArgumentParser(prog="otel-streamslo", description=__doc__)
@@ -37,7 +55,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Any]]:
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
-            default = f"{name} needs an optional dependency: {{exc}} (pip install 'otel-streamslo[demo]')"
+            extra = EXTRAS.get(name, ("demo", ()))[0]
+            default = f"{name} needs an optional dependency: {{exc}} (pip install 'otel-streamslo[{extra}]')"
             sp.set_defaults(_missing=INSTALL_HINTS.get(name, default).format(exc=exc))
             continue
         module.add_arguments(sp)
@@ -49,7 +68,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     """Entry point of the console script."""
     parser, modules = build_parser()
     args, unknown = parser.parse_known_args(argv)  # a subcommand that failed to import has no options
-    missing = getattr(args, "_missing", None)
+    missing = getattr(args, "_missing", None) or missing_extra(args.command)
     if missing:
         print(f"otel-streamslo: {missing}", file=sys.stderr)
         return 2

@@ -19,7 +19,8 @@ SDKS = ("openai", "anthropic")
 def extras() -> dict[str, list[str]]:
     with open(ROOT / "pyproject.toml", "rb") as f:
         data: dict[str, Any] = tomllib.load(f)
-    return data["project"]["optional-dependencies"]
+    table: dict[str, list[str]] = data["project"]["optional-dependencies"]
+    return table
 
 
 def instruments(sdk: str) -> Requirement:

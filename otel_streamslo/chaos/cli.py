@@ -67,7 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; return the process exit code."""
-    from otel_streamslo.chaos.server import ChaosServer
+    try:
+        from otel_streamslo.chaos.server import ChaosServer
+    except ImportError as exc:  # starlette / uvicorn: the chaos extra
+        hint = "pip install 'otel-streamslo[chaos]'"
+        print(f"chaos-provider needs the 'chaos' extra ({exc}): {hint}", file=sys.stderr)
+        return 2
 
     try:
         mix = parse_mix(args.mix) if args.mix else None
