@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything on a fresh machine and runs all tests:
 # Debian packages (prometheus/promtool), the virtualenv, lint + types, the collector build and
-# its Go tests, then pytest (SDKs over loopback, built collector, real Prometheus).
+# its Go tests, then pytest (SDKs over loopback, built collector, real Prometheus), then the
+# compatibility matrix (noxfile.py: Python 3.9/3.13 x oldest/newest supported SDKs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -31,3 +32,8 @@ bash collector/test.sh
 
 step "pytest"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+
+step "compatibility matrix (nox): Python 3.9 and 3.13 x oldest/newest openai + anthropic, contract suite"
+# noxfile.py finds python3.9 / python3.13 on PATH or under ~/.pyenv/versions and fails (never skips) when
+# one is missing. The venvs under .nox/ are reused between runs (installs skipped when the pins are unchanged).
+.venv/bin/nox --non-interactive -s compat
