@@ -46,9 +46,20 @@ def model_family(model: Any) -> Optional[str]:
     return None
 
 
-def _payload(event: Any) -> Optional[dict[str, Any]]:
+# A text or tool-input delta is one token: recognised without decoding (JSON string values escape
+# their quotes, so these quoted names only occur as the event's own type names).
+_BLOCK_DELTA = b'"content_block_delta"'
+_TOKEN_DELTAS = (b'"text_delta"', b'"input_json_delta"')
+
+
+def _bytes(event: Any) -> Any:
     chunk = event.get("chunk") if isinstance(event, dict) else None
-    data = chunk.get("bytes") if isinstance(chunk, dict) else None
+    return chunk.get("bytes") if isinstance(chunk, dict) else None
+
+
+def _payload(event: Any, data: Any = None) -> Optional[dict[str, Any]]:
+    if data is None:
+        data = _bytes(event)
     if not isinstance(data, (bytes, bytearray, str)):
         return None
     try:
@@ -87,7 +98,12 @@ class AnthropicInvokeAdapter:
         self._tools: dict[int, Optional[str]] = {}
 
     def on_chunk(self, rec: StreamRecord, event: Any) -> None:
-        payload = _payload(event)
+        data = _bytes(event)
+        if not rec.capture and isinstance(data, bytes) and _BLOCK_DELTA in data:
+            if any(name in data for name in _TOKEN_DELTAS):
+                rec.token()  # the per-chunk hot path: no second JSON decode
+            return
+        payload = _payload(event, data)
         if payload is None:
             return
         kind = payload.get("type")
