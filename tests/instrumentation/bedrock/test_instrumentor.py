@@ -60,7 +60,7 @@ def test_prompt_and_answer_not_recorded_by_default(instrumented: Telemetry, bedr
     for _ in converse(bedrock, {})["stream"]:
         pass
     attrs = instrumented.only_span().attributes or {}
-    assert "gen_ai.input_messages" not in attrs and "gen_ai.output_messages" not in attrs
+    assert "gen_ai.input.messages" not in attrs and "gen_ai.output.messages" not in attrs
 
 
 APP = textwrap.dedent(
@@ -109,3 +109,34 @@ def test_opentelemetry_instrument_emits_our_spans(chaos: Any, tmp_path: Path) ->
     reasons = sorted(s["attributes"]["streamslo.termination.reason"] for s in ours)
     assert reasons == ["completed", "connection_dropped", "truncated"]
     assert all(s["attributes"]["gen_ai.provider.name"] == "aws.bedrock" for s in ours)
+
+
+def test_content_recorded_when_opted_in(telemetry: Telemetry, bedrock: Client) -> None:
+    """With ``capture_content=True`` the prompt and the streamed answer are on the span (Converse, Invoke)."""
+    import json
+
+    inst = BedrockStreamInstrumentor()
+    inst.instrument(
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+        capture_content=True,
+    )
+    try:
+        for _ in converse(bedrock, {})["stream"]:
+            pass
+        body = json.dumps(
+            {"anthropic_version": "x", "max_tokens": 3, "messages": [{"role": "user", "content": "yo"}]}
+        )
+        bedrock.headers = {}
+        for _ in bedrock.raw.invoke_model_with_response_stream(modelId="anthropic.claude-x", body=body)[
+            "body"
+        ]:
+            pass
+    finally:
+        inst.uninstrument()
+    spans = telemetry.spans()
+    assert len(spans) == 2
+    for span, prompt, answer in zip(spans, ("hello", "yo"), ("tok0 tok1 tok2 tok3 ", "tok0 tok1 tok2 ")):
+        attrs = span.attributes or {}
+        assert prompt in str(attrs["gen_ai.input.messages"])
+        assert json.loads(str(attrs["gen_ai.output.messages"]))[0]["parts"][0]["content"] == answer
