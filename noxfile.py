@@ -44,13 +44,16 @@ OLDEST_EXTRA = ("httpx==0.27.2",)
 
 #: Test tools per Python (the newest that support it).
 TOOLS = {
-    "3.9": ("pytest==8.4.2", "pytest-asyncio==1.2.0", "pytest-xdist==3.8.0"),
-    "3.13": ("pytest==9.2.0", "pytest-asyncio==1.5.0", "pytest-xdist==3.8.0"),
+    "3.9": ("pytest==8.4.2", "pytest-asyncio==1.2.0", "pytest-xdist==3.8.0", "pytest-timeout==2.4.0"),
+    "3.13": ("pytest==9.2.0", "pytest-asyncio==1.5.0", "pytest-xdist==3.8.0", "pytest-timeout==2.4.0"),
 }
 
 #: What each cell runs: the contract suite (termination reasons, helpers, transparency, one span).
-SUITE = ("tests/contract",)
-PYTEST_ARGS = ("-p", "no:cacheprovider", "-q", "-n", "4")
+#: Only the openai and anthropic drivers (the other SDKs' drivers run in the main suite).
+SUITE = ("tests/contract", "-k", "openai. or anthropic.messages")
+#: A hung cell fails with its stack after 120 s instead of stalling CI (httpcore 1.0.9 can deadlock when a
+#: dropped sync stream is finalized by the GC inside its own pool lock; see the README, "Supported versions").
+PYTEST_ARGS = ("-p", "no:cacheprovider", "-q", "-n", "4", "--timeout", "120")
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
