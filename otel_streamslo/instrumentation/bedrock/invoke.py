@@ -49,7 +49,8 @@ def model_family(model: Any) -> Optional[str]:
 # A text or tool-input delta is one token: recognised without decoding (JSON string values escape
 # their quotes, so these quoted names only occur as the event's own type names).
 _BLOCK_DELTA = b'"content_block_delta"'
-_TOKEN_DELTAS = (b'"text_delta"', b'"input_json_delta"')
+_TEXT_DELTA = b'"text_delta"'
+_JSON_DELTA = b'"input_json_delta"'
 
 
 def _bytes(event: Any) -> Any:
@@ -100,7 +101,7 @@ class AnthropicInvokeAdapter:
     def on_chunk(self, rec: StreamRecord, event: Any) -> None:
         data = _bytes(event)
         if not rec.capture and isinstance(data, bytes) and _BLOCK_DELTA in data:
-            if any(name in data for name in _TOKEN_DELTAS):
+            if _TEXT_DELTA in data or _JSON_DELTA in data:
                 rec.token()  # the per-chunk hot path: no second JSON decode
             return
         payload = _payload(event, data)
