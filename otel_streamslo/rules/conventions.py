@@ -69,6 +69,14 @@ SOURCE_SPAN_METRICS = "span_metrics"
 SOURCE_SDK_METRICS = "sdk_metrics"
 SOURCES: tuple[str, ...] = (SOURCE_SPAN_METRICS, SOURCE_SDK_METRICS)
 TTFT_BUCKETS: tuple[float, ...] = DURATION_BUCKETS
+# Which span-metrics series count: spans of other instrumentations (OpenLLMetry, OpenInference, contrib
+# genai) carry the collector's streamslo.inferred=true. "exclude" (default) counts a call traced by
+# us and by a peer once (ours is authoritative); "include" counts peer spans too (peer-only setups);
+# "only" counts nothing but peer spans (to compare a peer with ours).
+INFERRED_EXCLUDE = "exclude"
+INFERRED_INCLUDE = "include"
+INFERRED_ONLY = "only"
+INFERRED_MODES: tuple[str, ...] = (INFERRED_EXCLUDE, INFERRED_INCLUDE, INFERRED_ONLY)
 
 # --- Prometheus series (collector/METRICS.md) ------------------------------------------------------
 CALLS_METRIC = "traces_span_metrics_calls_total"
@@ -96,6 +104,7 @@ STATUS_LABEL = "http_response_status_code"
 SLI_KIND_LABEL = "streamslo_sli"
 ROUTE_LABEL = "http_route"
 SPAN_KIND_LABEL = "span_kind"
+INFERRED_LABEL = "streamslo_inferred"  # spanmetrics dimension streamslo.inferred (bool true -> "true")
 CLIENT_SPANS = f'{SPAN_KIND_LABEL}="SPAN_KIND_CLIENT"'  # the provider leg (LLM streams)
 SERVER_SPANS = f'{SPAN_KIND_LABEL}="SPAN_KIND_SERVER"'  # the user leg (the app's responses)
 # Set by the generator on every series; a spec cannot override them.

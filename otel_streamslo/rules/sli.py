@@ -17,6 +17,10 @@ from otel_streamslo.rules.conventions import (
     CALLS_METRIC,
     CLIENT_SPANS,
     HTTP_ERROR_STATUSES,
+    INFERRED_EXCLUDE,
+    INFERRED_INCLUDE,
+    INFERRED_LABEL,
+    INFERRED_ONLY,
     LATENCY_LABEL,
     OUTCOME_LABEL,
     REASON_LABEL,
@@ -71,14 +75,37 @@ def summed(vectors: Sequence[str], window: str = WINDOW_PLACEHOLDER, fn: str = "
     return f"sum by ({by}) ({inner})" if by else f"sum({inner})"
 
 
-def stream_events(calls: str, selector: str, selection: VerdictSelection) -> EventSelectors:
+def inferred_matcher(mode: str = INFERRED_EXCLUDE) -> str:
+    """Matcher of the spans counted under ``mode`` (:data:`INFERRED_MODES`); empty for include.
+
+    ``!="true"`` also matches series without the label, so setups without peers are unaffected.
+    """
+    if mode == INFERRED_INCLUDE:
+        return ""
+    if mode == INFERRED_ONLY:
+        return matcher(INFERRED_LABEL, "=", "true")
+    if mode == INFERRED_EXCLUDE:
+        return matcher(INFERRED_LABEL, "!=", "true")
+    raise ValueError(f"unknown inferred mode {mode!r}")
+
+
+def spans(selector: str, kind: str, inferred: str) -> str:
+    """Matchers of the spans of one kind that an SLI counts."""
+    return matchers(selector, kind, inferred_matcher(inferred))
+
+
+def stream_events(
+    calls: str, selector: str, selection: VerdictSelection, inferred: str = INFERRED_EXCLUDE
+) -> EventSelectors:
     """Stream-aware SLI of the provider leg: the verdicts of client spans (LLM streams)."""
-    return verdict_events(calls, matchers(selector, CLIENT_SPANS), selection)
+    return verdict_events(calls, spans(selector, CLIENT_SPANS, inferred), selection)
 
 
-def response_events(calls: str, selector: str, selection: VerdictSelection) -> EventSelectors:
+def response_events(
+    calls: str, selector: str, selection: VerdictSelection, inferred: str = INFERRED_EXCLUDE
+) -> EventSelectors:
     """User-facing SLI: the verdicts of server spans (the app's own streamed responses)."""
-    return verdict_events(calls, matchers(selector, SERVER_SPANS), selection)
+    return verdict_events(calls, spans(selector, SERVER_SPANS, inferred), selection)
 
 
 def verdict_events(calls: str, selector: str, selection: VerdictSelection) -> EventSelectors:
@@ -99,13 +126,14 @@ def verdict_events(calls: str, selector: str, selection: VerdictSelection) -> Ev
     )
 
 
-def http_events(calls: str, selector: str) -> EventSelectors:
+def http_events(calls: str, selector: str, inferred: str = INFERRED_EXCLUDE) -> EventSelectors:
     """Naive HTTP SLI of the provider leg's streams: what an HTTP-status dashboard sees.
 
     Errors are 5xx and 429 responses, plus connect errors (no status at all). A 200 whose stream
-    failed later is a success here. Client spans only, the traffic of the stream-aware SLI.
+    failed later is a success here. Client spans only, the traffic of the stream-aware SLI (the
+    same ``inferred`` selection, so the two stay comparable).
     """
-    selector = matchers(selector, CLIENT_SPANS)
+    selector = spans(selector, CLIENT_SPANS, inferred)
     traffic = matcher(OUTCOME_LABEL, "!=", "")
     connect_error = vector(
         calls,
@@ -150,6 +178,7 @@ class CountingSource:
     calls: str = CALLS_METRIC  # span metrics: client and server spans, told apart by span_kind
     streams: str = STREAMS_METRIC  # SDK counter of LLM streams (the provider leg)
     responses: str = RESPONSES_METRIC  # SDK counter of the app's streamed responses (the user leg)
+    inferred: str = INFERRED_EXCLUDE  # span metrics: peer spans (streamslo_inferred); SDK counters are ours
 
     @property
     def sdk(self) -> bool:
@@ -160,22 +189,24 @@ class CountingSource:
         """The provider leg's stream-aware SLI."""
         if self.sdk:
             return verdict_events(self.streams, selector, selection)
-        return stream_events(self.calls, selector, selection)
+        return stream_events(self.calls, selector, selection, self.inferred)
 
     def response_events(self, selector: str, selection: VerdictSelection) -> EventSelectors:
         """The user-facing SLI of the app's streamed responses."""
         if self.sdk:
             return verdict_events(self.responses, selector, selection)
-        return response_events(self.calls, selector, selection)
+        return response_events(self.calls, selector, selection, self.inferred)
 
     def http_events(self, selector: str) -> EventSelectors:
         """The naive HTTP view of the provider leg."""
-        return sdk_http_events(self.streams, selector) if self.sdk else http_events(self.calls, selector)
+        if self.sdk:
+            return sdk_http_events(self.streams, selector)
+        return http_events(self.calls, selector, self.inferred)
 
 
-def latency_span_events(calls: str, selector: str) -> EventSelectors:
+def latency_span_events(calls: str, selector: str, inferred: str = INFERRED_EXCLUDE) -> EventSelectors:
     """TTFT SLI from the collector's ``streamslo_sli_latency`` verdict of client spans."""
-    selector = matchers(selector, CLIENT_SPANS)
+    selector = spans(selector, CLIENT_SPANS, inferred)
     return EventSelectors(
         errors=(vector(calls, selector, matcher(LATENCY_LABEL, "=", "bad")),),
         total=(vector(calls, selector, matcher(LATENCY_LABEL, "=~", "good|bad")),),

@@ -92,6 +92,8 @@ def test_there_are_promtool_tests() -> None:
         "ttft-latency.yaml",
         "response-availability.yaml",
         "sdk-metrics.yaml",
+        "inferred-spans.yaml",
+        "inferred-peers-only.yaml",
     } <= names
 
 

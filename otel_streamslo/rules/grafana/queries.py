@@ -24,6 +24,8 @@ FILTER = f'{SERVICE}, {PROVIDER_LABEL}=~"$provider", {MODEL_LABEL}=~"$model"'
 RATE = "$__rate_interval"
 PERCENTILES = (0.5, 0.95, 0.99)
 PER_MODEL = f"{PROVIDER_LABEL}, {MODEL_LABEL}"
+# Span-metrics panels count spans as the default rules do: not those inferred from peers.
+OURS = sli.inferred_matcher()
 
 
 def slo_series(kind: str) -> str:

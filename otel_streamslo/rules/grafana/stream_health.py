@@ -32,7 +32,7 @@ def _stacked_rate(
 ) -> Json:
     """Stacked spans per second by one label (client spans, the LLM streams, unless told)."""
     where = q.SERVICE if spans == SERVER_SPANS else q.FILTER
-    expr = f"sum by ({by}) (rate({CALLS_METRIC}{{{where}, {spans}, {matchers}}}[{q.RATE}]))"
+    expr = f"sum by ({by}) (rate({CALLS_METRIC}{{{where}, {spans}, {q.OURS}, {matchers}}}[{q.RATE}]))"
     return panel(
         "timeseries", title, [target(expr, f"{{{{{by}}}}}")], unit, description=description, custom=STACKED
     )
@@ -63,7 +63,8 @@ def _verdicts() -> list[tuple[int, Json]]:
     )
     by_status = (
         f"sum by ({STATUS_LABEL}) (label_replace(rate("
-        f'{CALLS_METRIC}{{{q.FILTER}, {CLIENT_SPANS}, {REASON_LABEL}="request_failed"}}[{q.RATE}]), '
+        f'{CALLS_METRIC}{{{q.FILTER}, {CLIENT_SPANS}, {q.OURS}, {REASON_LABEL}="request_failed"}}'
+        f"[{q.RATE}]), "
         f'"{STATUS_LABEL}", "no response", "{STATUS_LABEL}", ""))'
     )
     request_failed = panel(
@@ -142,7 +143,8 @@ def _disconnects() -> list[tuple[int, Json]]:
 def _latency() -> list[tuple[int, Json]]:
     span_p99 = (
         "histogram_quantile(0.99, sum by (le) (rate("
-        f'{SPAN_DURATION_METRIC}_bucket{{{q.FILTER}, {CLIENT_SPANS}, {OUTCOME_LABEL}!=""}}[{q.RATE}])))'
+        f'{SPAN_DURATION_METRIC}_bucket{{{q.FILTER}, {CLIENT_SPANS}, {q.OURS}, {OUTCOME_LABEL}!=""}}'
+        f"[{q.RATE}])))"
     )
     ttft = panel(
         "timeseries",

@@ -8,6 +8,8 @@ from typing import Any
 from otel_streamslo.rules import sli
 from otel_streamslo.rules.conventions import (
     CALLS_METRIC,
+    INFERRED_EXCLUDE,
+    INFERRED_MODES,
     KIND_HTTP,
     KIND_LATENCY,
     KIND_RESPONSE,
@@ -33,6 +35,7 @@ TOP_FIELDS = (
     "version",
     "service",
     "source",
+    "inferred",
     "window",
     "selector",
     "labels",
@@ -191,7 +194,7 @@ def http_slo(data: Mapping[str, Any], selector: str, source: sli.CountingSource,
     ]
 
 
-def latency_slo(data: Mapping[str, Any], selector: str, calls: str, histogram: str) -> SLO:
+def latency_slo(data: Mapping[str, Any], selector: str, spans: sli.CountingSource, histogram: str) -> SLO:
     """The optional ``latency`` section: time to first token, from the histogram or span verdicts."""
     where = "spec.latency"
     f.no_unknown(data, LATENCY_FIELDS, where)
@@ -214,7 +217,8 @@ def latency_slo(data: Mapping[str, Any], selector: str, calls: str, histogram: s
                 "does not apply to source: spans; the threshold is the collector processor's "
                 "time_to_first_token_threshold",
             )
-        error, total = sli.error_and_total(sli.latency_span_events(calls, own_selector))
+        events = sli.latency_span_events(spans.calls, own_selector, spans.inferred)
+        error, total = sli.error_and_total(events)
         description = "Streams whose first token arrived later than the collector's TTFT threshold."
     return SLO(
         name=f.name(data.get("name", KIND_LATENCY), f"{where}.name"),
@@ -241,12 +245,16 @@ def parse_native(data: Mapping[str, Any]) -> Spec:
         calls=calls,
         streams=f.metric(metrics.get("streams", STREAMS_METRIC), "spec.metrics.streams"),
         responses=f.metric(metrics.get("responses", RESPONSES_METRIC), "spec.metrics.responses"),
+        inferred=f.one_of(data.get("inferred", INFERRED_EXCLUDE), INFERRED_MODES, "spec.inferred"),
     )
     histogram = f.metric(metrics.get("ttft_histogram", TTFT_HISTOGRAM), "spec.metrics.ttft_histogram")
     stream = stream_slo(data, selector, source)
     slos = [stream, *response_slo(data, selector, source, stream), *http_slo(data, selector, source, stream)]
     if data.get("latency") is not None:
-        slos.append(latency_slo(f.mapping(data["latency"], "spec.latency"), selector, calls, histogram))
+        slos.append(latency_slo(f.mapping(data["latency"], "spec.latency"), selector, source, histogram))
+    span_latency = data.get("latency") is not None and data["latency"].get("source") == "spans"
+    if "inferred" in data and source.sdk and not span_latency:
+        raise f.fail("spec.inferred", "applies to span metrics only; the SDK's counters count our streams")
     names = [slo.name for slo in slos]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
