@@ -16,6 +16,12 @@ from typing import Any, Callable
 MODEL = "gemini-2.5-flash"
 
 
+def no_retries(types: Any) -> dict[str, Any]:
+    """``HttpOptions`` keywords for one attempt per request (SDKs before ``HttpRetryOptions``: none)."""
+    retry = getattr(types, "HttpRetryOptions", None)
+    return {} if retry is None else {"retry_options": retry(attempts=1)}
+
+
 def make_client(base_url: str, read_timeout: float) -> Any:
     """A ``genai.Client`` on the chaos provider: no retries, async on httpx2."""
     import httpx2
@@ -25,7 +31,7 @@ def make_client(base_url: str, read_timeout: float) -> Any:
     options = types.HttpOptions(
         base_url=base_url,
         timeout=int(read_timeout * 1000),
-        retry_options=types.HttpRetryOptions(attempts=1),
+        **no_retries(types),
         async_client_args={"transport": httpx2.AsyncHTTPTransport()},
     )
     return genai.Client(api_key="chaos", http_options=options)

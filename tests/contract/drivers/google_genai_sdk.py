@@ -83,11 +83,13 @@ class GeminiGenerate(Driver):
         from google import genai
         from google.genai import types
 
+        from otel_streamslo.demo.gemini import no_retries
+
         timeout = AIOHTTP_DEADLINE_S if self.uses_aiohttp(asynchronous) else read_timeout
         options = types.HttpOptions(
             base_url=base_url,
             timeout=int(timeout * 1000),
-            retry_options=types.HttpRetryOptions(attempts=1),
+            **no_retries(types),
             **self._transport_args(),
         )
         client = genai.Client(api_key="test", http_options=options)

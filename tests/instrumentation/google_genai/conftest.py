@@ -11,6 +11,7 @@ import pytest
 from google import genai
 from google.genai import types
 
+from otel_streamslo.demo.gemini import no_retries
 from otel_streamslo.instrumentation.google_genai import GoogleGenAIStreamInstrumentor
 from tests.conftest import Telemetry
 
@@ -37,13 +38,17 @@ def make_client(
     """A client for the chaos provider (no retries); ``transport="httpx2"``: async on httpx2."""
     kw: dict[str, Any] = {}
     if transport == "httpx2":
+        import google.genai._api_client as api
         import httpx2
+
+        if getattr(api, "httpx2", None) is None:
+            pytest.skip(f"google-genai {genai.__version__} has no httpx2 transport")
 
         kw["async_client_args"] = {"transport": httpx2.AsyncHTTPTransport()}
     options = types.HttpOptions(
         base_url=chaos.gemini_base_url,
         timeout=int(timeout_s * 1000),
-        retry_options=types.HttpRetryOptions(attempts=1),
+        **no_retries(types),
         headers=hdrs,
         **kw,
     )
