@@ -240,7 +240,9 @@ async def drive(args: argparse.Namespace, base_url: str, plans: Sequence[Plan]) 
 def run(args: argparse.Namespace) -> int:
     """Run the demo and print the report."""
     from otel_streamslo.chaos import ChaosServer
+    from otel_streamslo.demo.server import quiet_lost_connections
 
+    quiet_lost_connections()
     tel = setup_telemetry()
     _instrument(tel, args.provider)
     plans = make_plans(args.calls, args.seed, DEFAULT_MIX, args.tokens)

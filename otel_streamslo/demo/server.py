@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import socket
 import threading
@@ -140,6 +141,22 @@ def _agent_route(open_stream: Callable[[Any], Awaitable[Any]]) -> Callable[[Any]
     return agent
 
 
+class _QuietLostConnections(logging.Filter):
+    """Drops asyncio's "socket.send() raised exception." warnings: the simulated users who pressed
+    stop closed their sockets while the app still had events to send (a send after a disconnect is
+    a silent no-op for the app; the middleware counts the disconnect itself)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "socket.send() raised exception."
+
+
+def quiet_lost_connections() -> None:
+    """Install :class:`_QuietLostConnections` on the asyncio logger (idempotent)."""
+    asyncio_logger = logging.getLogger("asyncio")
+    if not any(isinstance(f, _QuietLostConnections) for f in asyncio_logger.filters):
+        asyncio_logger.addFilter(_QuietLostConnections())
+
+
 class _Served:
     """uvicorn serving ``app`` on a free loopback port in a daemon thread."""
 
@@ -152,6 +169,7 @@ class _Served:
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         cfg = uvicorn.Config(app, http="h11", lifespan="off", log_config=None, access_log=False)
         self.server = uvicorn.Server(cfg)
+        quiet_lost_connections()
         self.thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
 
     async def _serve(self) -> None:
