@@ -21,7 +21,9 @@ RAISES: dict[str, tuple[str, ...]] = {
     "idle_timeout": ("ReadTimeout",),
 }
 STATUS_ERRORS = {400: "BadRequestError", 429: "RateLimitError", 500: "InternalServerError"}
-STATUS_ERRORS.update({503: "ServiceUnavailableError", 529: "OverloadedError"})
+# 503 / 529: ServiceUnavailableError / OverloadedError in newer SDKs, subclasses of InternalServerError,
+# which is what anthropic 0.43 raises (names are matched along the MRO).
+STATUS_ERRORS.update({503: "InternalServerError", 529: "InternalServerError"})
 # Events the helper adds on top of the raw events.
 DERIVED = frozenset({"text", "input_json", "citation", "thinking", "signature", "compaction"})
 
