@@ -95,7 +95,18 @@ def _cancel(fast: Any) -> None:
         rec.end(Event.CANCEL)
 
 
-class LazySyncStream(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+class _Started:
+    """The record once the first step ran (``otel_streamslo.stream_outcome`` reads ``_self_rec``)."""
+
+    _self_fast: Optional[Fast]
+
+    @property
+    def _self_rec(self) -> Optional[StreamRecord]:
+        fast = self._self_fast
+        return fast[0] if fast is not None else None
+
+
+class LazySyncStream(_Started, wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     """Proxy for the generator of ``Models.generate_content_stream``."""
 
     def __init__(self, wrapped: Any, start: Start) -> None:
@@ -152,7 +163,7 @@ class LazySyncStream(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
             _cancel(self._self_fast)
 
 
-class LazyAsyncStream(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+class LazyAsyncStream(_Started, wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     """Proxy for the async generator ``await AsyncModels.generate_content_stream(...)`` returns."""
 
     def __init__(self, wrapped: Any, start: Start) -> None:

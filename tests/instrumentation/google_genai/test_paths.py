@@ -231,6 +231,20 @@ def test_uninstrument_restores_the_sdk(telemetry: Telemetry, chaos: Any) -> None
     assert telemetry.spans() == []
 
 
+def test_stream_outcome_of_a_generator(tel: Telemetry, chaos: Any) -> None:
+    from otel_streamslo import StreamOutcome, stream_outcome
+
+    client = make_client(chaos)
+    stream = client.models.generate_content_stream(
+        model=MODEL, contents="hi", config=config(**headers("eof@3"))
+    )
+    assert stream_outcome(stream) is None  # not started: no request, no record
+    first = next(stream)
+    assert first is not None and stream_outcome(stream) is None  # open
+    rest = list(stream)
+    assert len(rest) == 2 and stream_outcome(stream) == StreamOutcome("truncated", "bad")
+
+
 def test_entry_point_loads_the_instrumentor() -> None:
     found = {e.name: e for e in entry_points(group="opentelemetry_instrumentor")}
     assert found["google_genai_streamslo"].load() is GoogleGenAIStreamInstrumentor
