@@ -8,6 +8,7 @@ botocore than the pinned one), and no ``with`` (EventStream is no context manage
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, ClassVar, Optional
 
@@ -27,6 +28,19 @@ STATUS_ERRORS = {
     503: "ServiceUnavailableException",
     529: "ServiceUnavailableException",
 }
+
+
+@functools.cache
+def model_knows(shape: str) -> bool:
+    """Whether the installed botocore's bedrock-runtime model defines ``shape``.
+
+    Older models lack ``ServiceUnavailableException``: botocore then raises a plain ``ClientError``
+    for an HTTP 503, and an in-stream ``serviceUnavailableException`` gets an empty error code.
+    """
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("bedrock-runtime")
+    return shape in model.shape_names
 
 
 class Client:
@@ -97,7 +111,8 @@ class _Bedrock(Driver):
     def exception_names(self, fault: str, mode: str) -> Optional[tuple[str, ...]]:
         expect = self.expect(fault, mode)
         if expect.status is not None and expect.status >= 400:
-            return (STATUS_ERRORS[expect.status],)
+            name = STATUS_ERRORS[expect.status]
+            return (name,) if model_knows(name) else ("ClientError",)
         return RAISES.get(expect.reason)
 
 

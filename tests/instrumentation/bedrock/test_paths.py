@@ -11,7 +11,7 @@ import pytest
 from opentelemetry.trace import StatusCode
 
 from tests.conftest import Telemetry
-from tests.contract.drivers.bedrock_sdk import Client
+from tests.contract.drivers.bedrock_sdk import Client, model_knows
 from tests.instrumentation.bedrock.conftest import MESSAGES, attrs_of, converse
 
 
@@ -106,7 +106,8 @@ def test_in_stream_exceptions_are_server_error_events(
     with pytest.raises(EventStreamError) as info:
         for _ in stream:
             pass
-    assert info.value.response["Error"]["Code"] == error_type
+    known = model_knows(error_type[0].upper() + error_type[1:])  # old botocore: no such member, no code
+    assert info.value.response["Error"]["Code"] == (error_type if known else "")
     attrs = attrs_of(instrumented)
     assert (attrs["streamslo.termination.reason"], attrs["error.type"]) == ("server_error_event",) * 2
     assert attrs["http.response.status_code"] == 200
