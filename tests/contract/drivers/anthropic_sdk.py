@@ -20,10 +20,14 @@ RAISES: dict[str, tuple[str, ...]] = {
     "connection_dropped": ("RemoteProtocolError",),
     "idle_timeout": ("ReadTimeout",),
 }
-STATUS_ERRORS = {400: "BadRequestError", 429: "RateLimitError", 500: "InternalServerError"}
-# 503 / 529: ServiceUnavailableError / OverloadedError in newer SDKs, subclasses of InternalServerError,
-# which is what anthropic 0.43 raises (names are matched along the MRO).
-STATUS_ERRORS.update({503: "InternalServerError", 529: "InternalServerError"})
+STATUS_ERRORS: dict[int, tuple[str, ...]] = {
+    400: ("BadRequestError",),
+    429: ("RateLimitError",),
+    500: ("InternalServerError",),
+    # anthropic 0.43 raises InternalServerError for both; later SDKs their own classes.
+    503: ("ServiceUnavailableError", "InternalServerError"),
+    529: ("OverloadedError", "InternalServerError"),
+}
 # Events the helper adds on top of the raw events.
 DERIVED = frozenset({"text", "input_json", "citation", "thinking", "signature", "compaction"})
 
@@ -110,7 +114,7 @@ class AnthropicMessages(Driver):
     def exception_names(self, fault: str, mode: str) -> Optional[tuple[str, ...]]:
         expect = self.expect(fault, mode)
         if expect.status is not None and expect.status >= 400:
-            return (STATUS_ERRORS[expect.status],)
+            return STATUS_ERRORS[expect.status]
         if fault.startswith("malformed_json"):
             return ("JSONDecodeError",)
         if mode == "helper" and fault.startswith("missing_fields"):
