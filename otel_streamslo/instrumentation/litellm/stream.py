@@ -40,12 +40,13 @@ def _raw_reason(fields: Any) -> Optional[str]:
 class LiteLLMAdapter:
     """Reads litellm's OpenAI-shaped chunks of one ``CustomStreamWrapper``."""
 
-    __slots__ = ("_meta", "_stream", "_tool_index", "_tool_name")
+    __slots__ = ("_made_up", "_meta", "_stream", "_tool_index", "_tool_name")
     end_event = Event.END_MARKER  # litellm raises on a clean end without finish (newer versions)
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
         self._meta = False
+        self._made_up = False  # litellm made the finish up: its usage after that is its own estimate
         self._tool_index: Optional[int] = None
         self._tool_name: Optional[str] = None
 
@@ -68,7 +69,7 @@ class LiteLLMAdapter:
             if reason:
                 self._finish(rec, chunk, choice, reason)
         usage = getattr(chunk, "usage", None)
-        if usage is not None:
+        if usage is not None and not self._made_up:
             rec.usage(getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None))
 
     def _finish(self, rec: StreamRecord, chunk: Any, choice: Any, reason: str) -> None:
@@ -78,7 +79,8 @@ class LiteLLMAdapter:
         intermittent = getattr(stream, "intermittent_finish_reason", None)
         tracked = hasattr(stream, "received_finish_reason")
         if tracked and received is None and intermittent is None:
-            return  # litellm synthesised the finish at a clean end without one: truncated
+            self._made_up = True  # litellm synthesised "stop" at a clean end without one: truncated
+            return
         raw = _raw_reason(getattr(choice, "provider_specific_fields", None))
         raw = raw or _raw_reason(getattr(chunk, "provider_specific_fields", None))
         if raw is None and isinstance(received, str) and received in FINISH:
