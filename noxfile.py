@@ -53,7 +53,7 @@ TOOLS = {
 SUITE = ("tests/contract", "-k", "openai. or anthropic.messages")
 #: A hung cell fails with its stack after 120 s instead of stalling CI (httpcore 1.0.9 can deadlock when a
 #: dropped sync stream is finalized by the GC inside its own pool lock; see the README, "Supported versions").
-PYTEST_ARGS = ("-p", "no:cacheprovider", "-q", "-n", "4", "--timeout", "120")
+PYTEST_ARGS = ("-p", "no:cacheprovider", "-q", "-n", "4", "--timeout", "120", "--timeout-method", "thread")
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
