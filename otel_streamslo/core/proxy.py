@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, Callable, Optional, Protocol
 
@@ -74,6 +75,33 @@ class _HelperNotifications:
         _on_error(self._self_rec, self._self_adapter, exc)
 
 
+def _iterate(
+    proxy: SyncStreamProxy, rec: StreamRecord, adapter: Adapter, on_chunk: Any, chunks: Iterator[Any]
+) -> Iterator[Any]:
+    """What ``for chunk in proxy`` iterates: the chunks of ``chunks``, observed as ``__next__`` does.
+
+    ``proxy`` is only held (see ``SyncStreamProxy.__iter__``).
+    """
+    next_chunk = chunks.__next__
+    while True:
+        try:
+            chunk = next_chunk()
+        except StopIteration:
+            rec.end(adapter.end_event)
+            return
+        except BaseException as exc:
+            _on_error(rec, adapter, exc)
+            raise
+        try:
+            rec.chunks += 1
+            if rec.first_chunk_ns is None:
+                rec.first_chunk_ns = time.monotonic_ns()
+            on_chunk(rec, chunk)
+        except Exception:
+            logger.debug("otel_streamslo: reading chunk failed", exc_info=True)
+        yield chunk
+
+
 class SyncStreamProxy(_HelperNotifications, wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     """Proxy for a synchronous stream (``openai.Stream``, ``anthropic.Stream``)."""
 
@@ -84,11 +112,16 @@ class SyncStreamProxy(_HelperNotifications, wrapt.ObjectProxy):  # type: ignore[
         self._self_fast = (rec, _bound(wrapped, "__next__"), adapter.on_chunk)
         rec.watch(self)
 
-    def __iter__(self) -> SyncStreamProxy:
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        # A generator, as the SDK's own ``Stream.__iter__`` returns: a ``for`` loop then resumes it
+        # per chunk instead of calling ``__next__`` (a Python call, a lookup on the wrapt proxy and
+        # the stream's own ``__next__``). It holds the proxy, so an application that keeps only the
+        # iterator keeps the stream watched; dropped, it goes at once (no cycle, no finaliser).
+        rec, _next, on_chunk = self._self_fast
+        return _iterate(self, rec, self._self_adapter, on_chunk, iter(self.__wrapped__))
 
     def __next__(self) -> Any:
-        # The per-chunk hot path: one attribute lookup on the proxy (see _bound), no allocation.
+        # Per chunk for ``next(stream)``: one attribute lookup on the proxy (see _bound), no allocation.
         rec, next_chunk, on_chunk = self._self_fast
         try:
             chunk = next_chunk()

@@ -57,10 +57,16 @@ class MessagesAdapter:
         self._tools: dict[int, Optional[str]] = {}
 
     def on_chunk(self, rec: StreamRecord, event: Any) -> None:
-        kind = getattr(event, "type", None)
+        # Plain attribute reads on the per-event path (``getattr`` with a default is one more builtin
+        # call each); a missing attribute ends here, as the ``None`` it stood for matched no branch.
+        try:
+            kind = event.type
+            if kind == "content_block_delta":
+                delta = event.delta
+                dtype = delta.type
+        except AttributeError:
+            return
         if kind == "content_block_delta":
-            delta = getattr(event, "delta", None)
-            dtype = getattr(delta, "type", None)
             if dtype == "text_delta":
                 rec.token()
                 if rec.capture:
