@@ -18,47 +18,66 @@ from otel_streamslo.core.lifecycle import Event
 
 _MAX_DEPTH = 16
 _ENDED = ("StopIteration", "StopAsyncIteration")
-_SDK_TIMEOUT = ("APITimeoutError",)
-_SDK_CONNECTION = ("APIConnectionError",)
+# litellm's own wrappers, and aiohttp's parser errors under its ClientPayloadError: never decisive.
+_WRAPPERS = ("litellm.exceptions", "aiohttp.http_exceptions")
 
 
 def cause_chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and its causes (``original_exception``, ``__cause__``, ``__context__``), outermost first."""
+    """``exc`` and every cause reachable through ``original_exception``, ``__cause__``, ``__context__``.
+
+    Outermost first. All three links are followed: litellm's Router re-raises the wrapped error
+    ``from`` its ``MidStreamFallbackError``, whose ``__context__`` then holds the provider's error.
+    """
     chain: list[BaseException] = []
     seen: set[int] = set()
-    current: Optional[BaseException] = exc
-    while current is not None and id(current) not in seen and len(chain) < _MAX_DEPTH:
+    stack: list[BaseException] = [exc]
+    while stack and len(chain) < _MAX_DEPTH:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
         seen.add(id(current))
         chain.append(current)
-        nxt = getattr(current, "original_exception", None)
-        if not isinstance(nxt, BaseException):
-            nxt = current.__cause__ or current.__context__
-        current = nxt
+        links = (getattr(current, "original_exception", None), current.__cause__, current.__context__)
+        stack.extend(link for link in reversed(links) if isinstance(link, BaseException))
     return chain
 
 
 def _decisive(exc: BaseException) -> Optional[Event]:
-    names = [cls.__name__ for cls in type(exc).__mro__]
-    if names[0] in _ENDED:
+    cls = type(exc)
+    if cls.__name__ in _ENDED:
         return Event.EOF
+    if cls.__module__.startswith(_WRAPPERS):
+        return None
     event = classify_transport(exc)
     if event is not None:
         return event
-    if type(exc).__module__.startswith("openai"):  # the provider SDK's own, not litellm's subclasses
-        if any(n in _SDK_TIMEOUT for n in names):
+    if cls.__module__.startswith("openai"):  # the provider SDK's own classes
+        names = {c.__name__ for c in cls.__mro__}
+        if "APITimeoutError" in names:
             return Event.TIMEOUT
-        if any(n in _SDK_CONNECTION for n in names):
+        if "APIConnectionError" in names:
             return Event.TRANSPORT_ERROR
-    return None
+    return Event.ERROR_EVENT  # the provider's error frame, or a chunk litellm could not parse
+
+
+def _wrapper_event(chain: list[BaseException]) -> Event:
+    """Only litellm's wrappers are known: its ``Timeout`` and ``APIConnectionError`` say what they wrap."""
+    names = {c.__name__ for exc in chain for c in type(exc).__mro__ if c.__module__.startswith("litellm")}
+    if "Timeout" in names:
+        return Event.TIMEOUT
+    if "APIConnectionError" in names:
+        return Event.TRANSPORT_ERROR
+    return Event.ERROR_EVENT
 
 
 def classify_litellm_error(exc: BaseException) -> Event:
     """Exception raised while waiting for the next chunk -> lifecycle event (deepest cause first)."""
-    for cause in reversed(cause_chain(exc)):
+    chain = cause_chain(exc)
+    for cause in reversed(chain):
         event = _decisive(cause)
         if event is not None:
             return event
-    return Event.ERROR_EVENT
+    return _wrapper_event(chain)
 
 
 def litellm_status_of(exc: BaseException) -> Optional[int]:

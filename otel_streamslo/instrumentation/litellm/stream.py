@@ -37,14 +37,29 @@ def _raw_reason(fields: Any) -> Optional[str]:
     return None
 
 
+def _reads_own_chunks(stream: Any) -> bool:
+    """Whether ``stream`` is a plain ``CustomStreamWrapper`` (it records the provider's finish itself)."""
+    try:
+        from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper as Base
+
+        cls = type(stream)
+        return hasattr(stream, "received_finish_reason") and (
+            cls.__next__ is Base.__next__ and cls.__anext__ is Base.__anext__
+        )
+    except Exception:
+        return False
+
+
 class LiteLLMAdapter:
     """Reads litellm's OpenAI-shaped chunks of one ``CustomStreamWrapper``."""
 
-    __slots__ = ("_made_up", "_meta", "_stream", "_tool_index", "_tool_name")
+    __slots__ = ("_made_up", "_meta", "_own_chunks", "_stream", "_tool_index", "_tool_name")
     end_event = Event.END_MARKER  # litellm raises on a clean end without finish (newer versions)
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
+        # A Router's wrapper re-yields an inner stream's chunks: only that inner one tracks the finish.
+        self._own_chunks = _reads_own_chunks(stream)
         self._meta = False
         self._made_up = False  # litellm made the finish up: its usage after that is its own estimate
         self._tool_index: Optional[int] = None
@@ -77,8 +92,7 @@ class LiteLLMAdapter:
         stream = self._stream
         received = getattr(stream, "received_finish_reason", None)
         intermittent = getattr(stream, "intermittent_finish_reason", None)
-        tracked = hasattr(stream, "received_finish_reason")
-        if tracked and received is None and intermittent is None:
+        if self._own_chunks and received is None and intermittent is None:
             self._made_up = True  # litellm synthesised "stop" at a clean end without one: truncated
             return
         raw = _raw_reason(getattr(choice, "provider_specific_fields", None))
