@@ -7,15 +7,17 @@ socket reads of the real SDK, plus the instrumentation. The measure is ``time.pr
 of the worker around the iteration (every thread of the client process, the span processor's
 included; never the server's), divided by the chunks delivered.
 
-Interleaving is fine-grained (lockstep): a round is ``streams`` passes; in each pass every variant
-opens one stream and then the variants take turns reading ``slice`` chunks each (order rotating
-every slice) until every stream has ended, so two variants' slices run milliseconds apart under the
-same load from other processes. A variant's value for the round is its CPU time over all chunks of
-the round (stream ends included); each round gives one paired difference (and ratio) per (variant,
-baseline) pair, and the tables show the median over rounds with its quartiles and range. The median
-over all adjacent full-slice pairs (stream ends excluded) is shown as a check. The ``preparsed``
-mode (the SDK's ``Stream`` classes yielding chunk objects parsed beforehand) runs the same way and
-gives the exact decomposition of the added cost, free of the SDK's parsing noise.
+Every worker is pinned to the same CPU and the server to another (``BENCH_PIN_CPU``), so no variant
+is favoured by where the scheduler puts it. Interleaving is fine-grained (lockstep): a round is
+``streams`` passes; in each pass every variant opens one stream and then the variants take turns
+reading ``slice`` chunks each (order rotating every slice) until every stream has ended, so two
+variants' slices run milliseconds apart under the same load from other processes. A variant's value
+for the round is its CPU time over all chunks of the round (stream ends included); each round gives
+one paired difference (and ratio) per (variant, baseline) pair, and the tables show the median over
+rounds with its quartiles and range. The median over all adjacent full-slice pairs (stream ends
+excluded) is shown as a check. The ``preparsed`` mode (the SDK's ``Stream`` classes yielding chunk
+objects parsed beforehand) runs the same way and gives the exact decomposition of the added cost,
+free of the SDK's parsing noise.
 
 Baselines (``PAIRS``): OpenAI ``streamslo`` against ``raw``. Anthropic ``enrich`` (the default:
 the SDK's own tracing on, our attributes written into the SDK's call span) against ``sdk_native``:
