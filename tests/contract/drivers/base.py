@@ -17,6 +17,7 @@ VOLATILE = frozenset(
         "call_id",
         "created",
         "created_at",
+        "completed_at",  # openai Responses: a wall-clock second, differs between two runs
         "sequence_number",
         "item_id",
         "system_fingerprint",
