@@ -30,7 +30,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otel_streamslo.demo.report import render, summarise
+from otel_streamslo.demo.report import format_report, summarise
 
 # A realistic day at a busy provider, exaggerated so a few hundred calls show every failure mode.
 DEFAULT_MIX: dict[str, float] = {
@@ -51,14 +51,14 @@ CANCEL_SHARE = 0.03  # consumers that stop reading early and close the stream
 
 
 @dataclass(frozen=True)
-class Plan:
+class CallPlan:
     """What one demo call does: the provider's fault and whether the consumer quits early."""
 
     fault: str
     cancel_after: Optional[int]
 
 
-def make_plans(n: int, seed: int, mix: dict[str, float], tokens: int) -> list[Plan]:
+def make_plans(n: int, seed: int, mix: dict[str, float], tokens: int) -> list[CallPlan]:
     """A reproducible schedule of ``n`` calls."""
     rng = random.Random(seed)
     names = list(mix)
@@ -69,7 +69,7 @@ def make_plans(n: int, seed: int, mix: dict[str, float], tokens: int) -> list[Pl
         if name in ("error_frame", "reset", "eof", "stall"):
             name = f"{name}@{rng.randint(1, max(1, tokens - 1))}"
         quit_early = name == "none" and rng.random() < CANCEL_SHARE
-        plans.append(Plan(name, rng.randint(1, max(1, tokens // 2)) if quit_early else None))
+        plans.append(CallPlan(name, rng.randint(1, max(1, tokens // 2)) if quit_early else None))
     return plans
 
 
@@ -95,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @dataclass
-class Telemetry:
+class DemoTelemetry:
     """Providers the demo reports from (and exports through, when configured)."""
 
     tracer_provider: Any
@@ -119,13 +119,13 @@ def _otlp_exporters() -> tuple[Any, Any]:
     return OTLPSpanExporter(), OTLPMetricExporter()
 
 
-def setup_telemetry() -> Telemetry:
+def setup_telemetry() -> DemoTelemetry:
     """Reuse SDK providers already installed (opentelemetry-instrument), else create our own."""
     spans = InMemorySpanExporter()
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
         current.add_span_processor(SimpleSpanProcessor(spans))
-        return Telemetry(current, metrics.get_meter_provider(), spans, owned=False)
+        return DemoTelemetry(current, metrics.get_meter_provider(), spans, owned=False)
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "streamslo-demo")})
     tp = TracerProvider(resource=resource)
     tp.add_span_processor(SimpleSpanProcessor(spans))
@@ -135,10 +135,10 @@ def setup_telemetry() -> Telemetry:
         tp.add_span_processor(BatchSpanProcessor(span_exporter))
         readers.append(PeriodicExportingMetricReader(metric_exporter, export_interval_millis=5000))
     mp = MeterProvider(resource=resource, metric_readers=readers)
-    return Telemetry(tp, mp, spans, owned=True)
+    return DemoTelemetry(tp, mp, spans, owned=True)
 
 
-def _instrument(tel: Telemetry, provider: str) -> None:
+def _instrument(tel: DemoTelemetry, provider: str) -> None:
     if provider == "openai":
         from otel_streamslo.instrumentation.openai import OpenAIStreamInstrumentor as Inst
     elif provider == "bedrock":
@@ -152,7 +152,7 @@ def _instrument(tel: Telemetry, provider: str) -> None:
         inst.instrument(tracer_provider=tel.tracer_provider, meter_provider=tel.meter_provider)
 
 
-def _headers(plan: Plan, args: argparse.Namespace) -> dict[str, str]:
+def _headers(plan: CallPlan, args: argparse.Namespace) -> dict[str, str]:
     return {
         "x-chaos-fault": plan.fault,
         "x-chaos-tokens": str(args.tokens),
@@ -162,7 +162,7 @@ def _headers(plan: Plan, args: argparse.Namespace) -> dict[str, str]:
     }
 
 
-async def _open_stream(provider: str, client: Any, plan: Plan, args: argparse.Namespace, i: int) -> Any:
+async def _open_stream(provider: str, client: Any, plan: CallPlan, args: argparse.Namespace, i: int) -> Any:
     messages = [{"role": "user", "content": f"demo request {i}"}]
     headers = _headers(plan, args)
     if provider == "openai":
@@ -178,7 +178,7 @@ async def _open_stream(provider: str, client: Any, plan: Plan, args: argparse.Na
     )
 
 
-async def _call(provider: str, client: Any, plan: Plan, args: argparse.Namespace, i: int) -> None:
+async def _call(provider: str, client: Any, plan: CallPlan, args: argparse.Namespace, i: int) -> None:
     """One streamed call, read like an app would: to the end, or closed early when planned."""
     import anthropic
     import openai
@@ -195,7 +195,7 @@ async def _call(provider: str, client: Any, plan: Plan, args: argparse.Namespace
         pass  # the app would retry or show an error; the span already says what happened
 
 
-async def drive(args: argparse.Namespace, base_url: str, plans: Sequence[Plan]) -> None:
+async def drive(args: argparse.Namespace, base_url: str, plans: Sequence[CallPlan]) -> None:
     """Run every planned call with bounded concurrency."""
     if args.provider == "bedrock":
         from otel_streamslo.demo import bedrock
@@ -227,7 +227,7 @@ async def drive(args: argparse.Namespace, base_url: str, plans: Sequence[Plan]) 
         )
     sem = asyncio.Semaphore(max(1, args.concurrency))
 
-    async def one(i: int, plan: Plan) -> None:
+    async def one(i: int, plan: CallPlan) -> None:
         async with sem:
             await _call(args.provider, client, plan, args, i)
 
@@ -271,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
             out["server"] = {"as_usual": side[0].as_json(), "close_upstream_on_disconnect": side[1].as_json()}
         print(json.dumps(out, indent=2, sort_keys=True))
     else:
-        print(render(rep, f"otel-streamslo demo ({args.provider} SDK, {len(plans)} streamed calls)"))
+        print(format_report(rep, f"otel-streamslo demo ({args.provider} SDK, {len(plans)} streamed calls)"))
         print("")
         print(
             "faults the chaos provider injected: " + ", ".join(f"{k} {v}" for k, v in sorted(served.items()))
@@ -290,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if rep.streams == len(plans) else 1
 
 
-def _client_spans(tel: Telemetry) -> list[Any]:
+def _client_spans(tel: DemoTelemetry) -> list[Any]:
     """Our client spans, and (Anthropic "enrich" mode) the SDK's own call spans we recorded into."""
     from opentelemetry.trace import SpanKind
 
@@ -301,7 +301,7 @@ def _client_spans(tel: Telemetry) -> list[Any]:
     ]
 
 
-def _server_side(tel: Telemetry, args: argparse.Namespace, base_url: str) -> Any:
+def _server_side(tel: DemoTelemetry, args: argparse.Namespace, base_url: str) -> Any:
     """The chat app and its browsers, as usual and with ``close_upstream_on_disconnect``."""
     from otel_streamslo.demo.server import make_sessions, run_pass
     from otel_streamslo.demo.server_report import summarise_server

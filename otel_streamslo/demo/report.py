@@ -87,7 +87,7 @@ def _secs(values: Sequence[float]) -> str:
     return "   ".join(parts)
 
 
-def render(rep: Report, title: str = "otel-streamslo demo") -> str:
+def format_report(rep: Report, title: str = "otel-streamslo demo") -> str:
     """Human-readable report."""
     lines = [
         title,
