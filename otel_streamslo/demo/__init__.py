@@ -75,7 +75,9 @@ def make_plans(n: int, seed: int, mix: dict[str, float], tokens: int) -> list[Ca
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``otel-streamslo demo``."""
-    parser.add_argument("--provider", choices=("openai", "anthropic", "bedrock", "gemini"), default="openai")
+    parser.add_argument(
+        "--provider", choices=("openai", "anthropic", "bedrock", "gemini", "litellm"), default="openai"
+    )
     parser.add_argument("--calls", type=int, default=300, help="number of streamed calls (default 300)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--tokens", type=int, default=48, help="content tokens per healthy stream")
@@ -145,6 +147,8 @@ def _instrument(tel: DemoTelemetry, provider: str) -> None:
         from otel_streamslo.instrumentation.bedrock import BedrockStreamInstrumentor as Inst  # type: ignore[assignment]
     elif provider == "gemini":
         from otel_streamslo.instrumentation.google_genai import GoogleGenAIStreamInstrumentor as Inst  # type: ignore[assignment]
+    elif provider == "litellm":
+        from otel_streamslo.instrumentation.litellm import LiteLLMStreamInstrumentor as Inst  # type: ignore[assignment]
     else:
         from otel_streamslo.instrumentation.anthropic import AnthropicStreamInstrumentor as Inst  # type: ignore[assignment]
     inst = Inst()
@@ -207,6 +211,11 @@ async def drive(args: argparse.Namespace, base_url: str, plans: Sequence[CallPla
 
         await gemini.drive(args, base_url, plans, lambda plan: _headers(plan, args))
         return
+    if args.provider == "litellm":
+        from otel_streamslo.demo import litellm_route
+
+        await litellm_route.drive(args, base_url, plans, lambda plan: _headers(plan, args))
+        return
     if args.provider == "openai":
         import openai
 
@@ -252,6 +261,7 @@ def run(args: argparse.Namespace) -> int:
             "openai": server.openai_base_url,
             "bedrock": server.bedrock_endpoint_url,
             "gemini": server.gemini_base_url,
+            "litellm": server.openai_base_url,
         }.get(args.provider, server.anthropic_base_url)
         asyncio.run(drive(args, base, plans))
         served = Counter(str(entry.get("fault", "?")).split("@")[0] for entry in server.log)
