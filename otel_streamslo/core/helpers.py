@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from otel_streamslo.core.proxy import notify_closed, notify_exit
+from otel_streamslo.core.proxy import notify_closed, notify_exit, notify_failed
 
 
 def raw_stream_of(helper: Any) -> Any:
@@ -69,3 +69,42 @@ async def async_close(
         return await wrapped(*args, **kwargs)
     finally:
         notify_closed(raw_stream_of(instance))
+
+
+def sync_stream_guard(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Wrapper of a helper's ``__stream__`` generator (the events it makes from the raw stream).
+
+    An exception out of the helper's own accumulation, on an event the raw stream delivered (a
+    malformed chunk), is the provider's failure, not the consumer's: without this the consumer's
+    ``with`` block would see it and the stream would end ``consumer_error``. The raw stream's own
+    errors already ended the record, so this is a no-op for them.
+    """
+    gen = wrapped(*args, **kwargs)
+
+    def guarded() -> Any:
+        try:
+            yield from gen
+        except Exception as exc:  # GeneratorExit (an early exit) is not an Exception: untouched
+            notify_failed(getattr(instance, "_raw_stream", None), exc)
+            raise
+
+    return guarded()
+
+
+def async_stream_guard(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Async twin of :func:`sync_stream_guard`."""
+    agen = wrapped(*args, **kwargs)
+
+    async def guarded() -> Any:
+        try:
+            async for item in agen:
+                yield item
+        except Exception as exc:
+            notify_failed(getattr(instance, "_raw_stream", None), exc)
+            raise
+
+    return guarded()

@@ -48,15 +48,8 @@ def cells(
     return out
 
 
-_HELPER_FAILS = (
-    "openai's .stream() helper fails on a malformed chunk inside the 200 stream (missing_fields): "
-    "recorded as consumer_error, but the app's code did not raise; anthropic's helper gives "
-    "server_error_event. Reported to the lead (issue 10)."
-)
-XFAIL: dict[tuple[str, str, str, str], str] = {
-    ("openai.chat", "helper", "missing_fields@2", "consume"): _HELPER_FAILS,
-    ("openai.responses", "helper", "missing_fields@2", "consume"): _HELPER_FAILS,
-}
+# Known gaps, as strict xfails: (driver, mode, fault, ending) -> why. Empty: none known.
+XFAIL: dict[tuple[str, str, str, str], str] = {}
 
 
 def instrument(driver: Driver, tel: Telemetry, **kwargs: Any) -> Any:

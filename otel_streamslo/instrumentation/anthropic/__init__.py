@@ -18,14 +18,12 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from otel_streamslo.core.calls import async_call_wrapper, sync_call_wrapper
-from otel_streamslo.core.helpers import async_exit, sync_exit
+from otel_streamslo.core.helpers import async_exit, async_stream_guard, sync_exit, sync_stream_guard
 from otel_streamslo.core.patching import StreamInstrumentor, Target
 from otel_streamslo.core.telemetry import Telemetry
 from otel_streamslo.instrumentation.anthropic.calls import (
     MessagesCalls,
-    async_stream_guard,
     start_call_span_hook,
-    sync_stream_guard,
     withhold_snapshot_hook,
 )
 from otel_streamslo.instrumentation.anthropic.native_spans import native_spans_mode

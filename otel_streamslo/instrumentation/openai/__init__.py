@@ -3,7 +3,9 @@
 Patched: ``chat.completions.create`` and ``responses.create`` (so the ``.stream()`` helpers and
 ``with_raw_response`` / ``with_streaming_response``, which call them, are covered), the helpers'
 ``close()`` (they close the HTTP response directly, bypassing the raw stream) and their managers'
-``__exit__`` (so an exception raised in the ``with`` block is ``consumer_error``). A target missing
+``__exit__`` (so an exception raised in the ``with`` block is ``consumer_error``), and their
+``__stream__`` generators (an exception of the helper's own accumulation, on a malformed chunk, is
+the provider's failure: ``server_error_event``). A target missing
 in the installed SDK version (the Responses API is younger than chat) is skipped on its own.
 """
 
@@ -13,7 +15,14 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from otel_streamslo.core.calls import async_call_wrapper, sync_call_wrapper
-from otel_streamslo.core.helpers import async_close, async_exit, sync_close, sync_exit
+from otel_streamslo.core.helpers import (
+    async_close,
+    async_exit,
+    async_stream_guard,
+    sync_close,
+    sync_exit,
+    sync_stream_guard,
+)
 from otel_streamslo.core.patching import StreamInstrumentor, Target
 from otel_streamslo.core.telemetry import Telemetry
 from otel_streamslo.instrumentation.openai.chat import ChatAdapter
@@ -53,4 +62,8 @@ class OpenAIStreamInstrumentor(StreamInstrumentor):
             Target(_CHAT_HELPERS, "AsyncChatCompletionStreamManager.__aexit__", lambda: async_exit),
             Target(_RESPONSES_HELPERS, "ResponseStreamManager.__exit__", lambda: sync_exit),
             Target(_RESPONSES_HELPERS, "AsyncResponseStreamManager.__aexit__", lambda: async_exit),
+            Target(_CHAT_HELPERS, "ChatCompletionStream.__stream__", lambda: sync_stream_guard),
+            Target(_CHAT_HELPERS, "AsyncChatCompletionStream.__stream__", lambda: async_stream_guard),
+            Target(_RESPONSES_HELPERS, "ResponseStream.__stream__", lambda: sync_stream_guard),
+            Target(_RESPONSES_HELPERS, "AsyncResponseStream.__stream__", lambda: async_stream_guard),
         )

@@ -155,9 +155,16 @@ class OpenAIResponses(_OpenAI):
             return await client.responses.create(stream=True, **self._kwargs(headers))
         return client.responses.stream(**self._kwargs(headers))
 
+    def reason_override(self, fault: str, mode: str) -> Optional[Expect]:
+        if mode == "helper" and fault.startswith("missing_fields"):
+            return Expect("server_error_event")  # the helper cannot accumulate an event without its fields
+        return None
+
     def exception_names(self, fault: str, mode: str) -> Optional[tuple[str, ...]]:
         if fault.startswith("error_frame"):
             return None  # an `error` event the app receives as an item, then the stream ends
+        if mode == "helper" and fault.startswith("missing_fields"):
+            return ("TypeError", "AttributeError", "KeyError")
         return super().exception_names(fault, mode)
 
     def reported_usage(self, items: list[Any], mode: str) -> Optional[tuple[int, int]]:
