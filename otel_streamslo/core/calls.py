@@ -13,6 +13,7 @@ no metrics (wrappers of wrappers such as litellm or LangChain callbacks set them
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -75,6 +76,19 @@ class Call(Protocol):
 
 
 Begin = Callable[[Any, tuple[Any, ...], dict[str, Any]], Optional[Call]]
+
+
+def classes_found(*where: tuple[str, str]) -> tuple[type, ...]:
+    """The classes ``(module, name)`` that exist in the installed SDK version, in the given order."""
+    found: list[type] = []
+    for module, name in where:
+        try:
+            cls = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            cls = None
+        if isinstance(cls, type):
+            found.append(cls)
+    return tuple(found)
 
 
 def server_from_url(url: Any) -> tuple[Optional[str], Optional[int]]:

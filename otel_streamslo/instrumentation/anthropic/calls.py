@@ -26,6 +26,7 @@ from otel_streamslo.core import semconv as sc
 from otel_streamslo.core.calls import (
     StreamTypes,
     attach_span,
+    classes_found,
     detach_span,
     kwarg_or_arg,
     new_record,
@@ -49,24 +50,17 @@ def stream_types() -> StreamTypes:
     """The stream and raw-response classes of the installed SDK."""
     import anthropic
 
-    raw: list[type] = []
-    for module, name in (
+    raw = classes_found(
         ("anthropic._legacy_response", "LegacyAPIResponse"),  # with_raw_response in 0.x
         ("anthropic._response", "APIResponse"),
         ("anthropic._response", "AsyncAPIResponse"),
-    ):
-        try:
-            cls = getattr(__import__(module, fromlist=[name]), name, None)
-        except ImportError:
-            cls = None
-        if isinstance(cls, type):
-            raw.append(cls)
+    )
     return StreamTypes(
         provider=sc.PROVIDER_ANTHROPIC,
         adapter=MessagesAdapter,
         sync_stream=anthropic.Stream,
         async_stream=anthropic.AsyncStream,
-        raw_types=tuple(raw),
+        raw_types=raw,
         status_of=http_status_of,
     )
 

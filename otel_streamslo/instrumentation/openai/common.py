@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from otel_streamslo.core import semconv as sc
-from otel_streamslo.core.calls import Begin, Call, StreamCall, StreamTypes, new_record, server_from_url
+from otel_streamslo.core.calls import (
+    Begin,
+    Call,
+    StreamCall,
+    StreamTypes,
+    classes_found,
+    new_record,
+    server_from_url,
+)
 from otel_streamslo.core.errors import classify_transport, http_status_of
 from otel_streamslo.core.lifecycle import Event
 from otel_streamslo.core.proxy import Adapter
@@ -31,24 +39,17 @@ def stream_types(adapter: Callable[[], Adapter]) -> StreamTypes:
     """The stream and raw-response classes of the installed SDK, read by ``adapter``."""
     import openai
 
-    raw: list[type] = []
-    for module, name in (
+    raw = classes_found(
         ("openai._legacy_response", "LegacyAPIResponse"),
         ("openai._response", "APIResponse"),
         ("openai._response", "AsyncAPIResponse"),
-    ):
-        try:
-            cls = getattr(__import__(module, fromlist=[name]), name, None)
-        except ImportError:
-            cls = None
-        if isinstance(cls, type):
-            raw.append(cls)
+    )
     return StreamTypes(
         provider=sc.PROVIDER_OPENAI,
         adapter=adapter,
         sync_stream=openai.Stream,
         async_stream=openai.AsyncStream,
-        raw_types=tuple(raw),
+        raw_types=raw,
         status_of=http_status_of,
     )
 
