@@ -1,8 +1,10 @@
-"""``otel-streamslo demo --provider bedrock``: every call accounted for, each fault with its reason."""
+"""``otel-streamslo demo --provider bedrock|gemini``: every call accounted for, each fault with its reason."""
 
 from __future__ import annotations
 
 import json
+
+import pytest
 
 from tests.test_demo import _demo
 
@@ -16,10 +18,11 @@ REASON_OF_FAULT = {
 }
 
 
-def test_demo_bedrock_accounts_for_every_call() -> None:
+@pytest.mark.parametrize("provider", ["bedrock", "gemini"])
+def test_demo_accounts_for_every_call(provider: str) -> None:
     out = json.loads(
         _demo(
-            "--provider", "bedrock", "--calls", "60", "--chunk-delay", "0", "--server-sessions", "0", "--json"
+            "--provider", provider, "--calls", "60", "--chunk-delay", "0", "--server-sessions", "0", "--json"
         )
     )
     assert out["streams"] == 60 and sum(out["reasons"].values()) == 60
