@@ -1,9 +1,12 @@
-"""Shared helpers of the benchmarks: statistics, machine and version info, results files, SSE replay."""
+"""Shared helpers of the benchmarks: statistics, paired client-CPU rounds, machine and version info,
+results files, SSE replay."""
 
 from __future__ import annotations
 
+import argparse
 import base64
 import datetime as _dt
+import gc
 import itertools
 import json
 import os
@@ -11,7 +14,8 @@ import platform
 import statistics
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -53,6 +57,108 @@ def rotate(items: Sequence[str], k: int) -> list[str]:
         return []
     k %= len(items)
     return list(items[k:]) + list(items[:k])
+
+
+# --- paired client-CPU rounds (client_cpu_gemini / _bedrock / _litellm) ----------------------------
+
+VARIANTS = ("raw", "streamslo")
+#: One measured pass: (CPU ns of this process, chunks delivered).
+Pass = Callable[[], tuple[int, int]]
+
+
+def cpu_of_streams(streams: int, open_stream: Callable[[], Iterable[Any]]) -> tuple[int, int]:
+    """``process_time_ns`` spent opening and reading ``streams`` streams, and the chunks they gave."""
+    chunks = 0
+    started = time.process_time_ns()
+    for _ in range(streams):
+        for _chunk in open_stream():
+            chunks += 1
+    return time.process_time_ns() - started, chunks
+
+
+async def acpu_of_streams(streams: int, open_stream: Callable[[], Awaitable[Any]]) -> tuple[int, int]:
+    """:func:`cpu_of_streams` for async streams (``await open_stream()`` gives an async iterable)."""
+    chunks = 0
+    started = time.process_time_ns()
+    for _ in range(streams):
+        async for _chunk in await open_stream():
+            chunks += 1
+    return time.process_time_ns() - started, chunks
+
+
+def paired_cpu_rounds(rounds: int, instrumentor: Callable[[], Any], run_pass: Pass) -> dict[str, Any]:
+    """``raw`` and ``streamslo`` passes alternating in every round (order rotating), paired per round.
+
+    ``streamslo`` is ``instrumentor()`` instrumented on an in-memory pipeline (synchronous span
+    processor and exporter, in-memory metric reader) for its pass only. Returns µs per chunk of each
+    variant, the paired added µs per chunk and ratio, as median / quartiles / range.
+    """
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    tp = TracerProvider()
+    tp.add_span_processor(SimpleSpanProcessor(exporter))
+    mp = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    per_chunk: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    diffs, ratios = [], []
+    for r in range(-1, rounds):  # round -1 warms both variants up, unrecorded
+        got = {}
+        for variant in rotate(VARIANTS, r):
+            inst = instrumentor()
+            if variant == "streamslo":
+                inst.instrument(tracer_provider=tp, meter_provider=mp)
+            gc.collect()
+            try:
+                cpu, chunks = run_pass()
+            finally:
+                if variant == "streamslo":
+                    inst.uninstrument()
+            if variant == "streamslo" and not exporter.get_finished_spans():
+                raise RuntimeError(f"{type(inst).__name__} recorded no span: nothing was measured")
+            got[variant] = cpu / chunks / 1000.0
+        exporter.clear()
+        if r < 0:
+            continue
+        for variant, value in got.items():
+            per_chunk[variant].append(value)
+        diffs.append(got["streamslo"] - got["raw"])
+        ratios.append(got["streamslo"] / got["raw"])
+    return {
+        "us_per_chunk": {v: summary(vals) for v, vals in per_chunk.items()},
+        "added_us_per_chunk": summary(diffs),
+        "ratio": summary(ratios),
+    }
+
+
+def cpu_args(
+    doc: str, argv: Optional[list[str]], rounds: int = 15, streams: int = 4, tokens: int = 200
+) -> argparse.Namespace:
+    """The command line of the paired client-CPU benchmarks (``--rounds --streams --tokens``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--streams", type=int, default=streams, help="streams per pass")
+    parser.add_argument("--tokens", type=int, default=tokens, help="content chunks per stream")
+    return parser.parse_args(argv)
+
+
+def report_pairs(suite: str, args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
+    """Print one line per mode; with ``STREAMSLO_RECORD_RESULTS=1`` write ``results/<suite>.json``."""
+    for name, res in results.items():
+        raw, ours = res["us_per_chunk"]["raw"]["median"], res["us_per_chunk"]["streamslo"]["median"]
+        added, ratio = res["added_us_per_chunk"], res["ratio"]
+        print(
+            f"{name:16s} raw {raw:8.1f} µs/chunk  streamslo {ours:8.1f} µs/chunk  added "
+            f"{added['median']:+.1f} µs (p25 {added['p25']:+.1f}, p75 {added['p75']:+.1f})  "
+            f"ratio {ratio['median']:.3f} (p25 {ratio['p25']:.3f}, p75 {ratio['p75']:.3f})",
+            flush=True,
+        )
+    if os.environ.get("STREAMSLO_RECORD_RESULTS") == "1":
+        command = " ".join(["python -m benchmarks." + suite, *sys.argv[1:]])
+        write_result(suite, vars(args), results, command=command)
 
 
 # --- machine, versions, results files ------------------------------------------------------------
@@ -164,14 +270,20 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def write_result(suite: str, config: dict[str, Any], results: Any, notes: Iterable[str] = ()) -> Path:
-    """Write ``results/<suite>.json`` with machine info, versions and date."""
+def write_result(
+    suite: str,
+    config: dict[str, Any],
+    results: Any,
+    notes: Iterable[str] = (),
+    command: Optional[str] = None,
+) -> Path:
+    """Write ``results/<suite>.json``: machine info, versions, date, the command (run.sh's by default)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{suite}.json"
     doc = {
         "suite": suite,
         "date": now_iso(),
-        "command": "bash benchmarks/run.sh " + " ".join(sys.argv[1:]),
+        "command": command or "bash benchmarks/run.sh " + " ".join(sys.argv[1:]),
         "machine": machine_info(),
         "versions": versions(),
         "config": config,
