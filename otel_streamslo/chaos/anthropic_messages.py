@@ -6,30 +6,22 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-
 from otel_streamslo.chaos.dialect import Dialect
 from otel_streamslo.chaos.fields import BadRequest, field_limits, message_list
 from otel_streamslo.chaos.plan import (
-    TOOL_CALLS,
     Finish,
     Frame,
-    Pause,
-    Reset,
     Step,
     StreamPlan,
-    TextWire,
-    arg_fragments,
+    ToolCall,
     content_tokens,
     full_text,
     sse,
     text_finish,
-    text_steps,
     token_text,
 )
-from otel_streamslo.chaos.respond import handle
+from otel_streamslo.chaos.respond import post_route
+from otel_streamslo.chaos.toolcalls import ToolWire, argument_tokens, scripted_calls, uses_tools, wire_stream
 
 __all__ = [
     "MESSAGES",
@@ -37,10 +29,8 @@ __all__ = [
     "MessagesWire",
     "error_body",
     "message_body",
-    "messages",
     "messages_prompt",
     "messages_stream",
-    "wire_steps",
 ]
 
 _STOP_REASONS: dict[str, str] = {
@@ -107,7 +97,7 @@ def _message(
     }
 
 
-class MessagesWire(TextWire):
+class MessagesWire(ToolWire):
     """Anthropic Messages stream events (``event:`` + ``data:``)."""
 
     decided_at = 1  # message_delta (stop_reason), before message_stop
@@ -115,6 +105,7 @@ class MessagesWire(TextWire):
     def __init__(self, plan: StreamPlan) -> None:
         self.plan = plan
         self.block = 0
+        self.preamble = 0
 
     @staticmethod
     def event(type_: str, tokens: int = 0, **fields: Any) -> Frame:
@@ -175,50 +166,35 @@ class MessagesWire(TextWire):
     def missing(self) -> Frame:
         return self.event("content_block_delta", index=self.block)
 
+    def tools_opening(self) -> list[Frame]:
+        """The prelude, a short text block (``TOOL_PREAMBLE_TOKENS``), its stop."""
+        self.preamble = min(self.plan.tokens, TOOL_PREAMBLE_TOKENS)
+        tokens = [self.token(index, token_text(index, self.plan)) for index in range(self.preamble)]
+        return [*self.prelude(), *tokens, self.stop_block()]
+
+    def call_start(self, index: int, call: ToolCall) -> list[Frame]:
+        block = {"type": "tool_use", "id": f"toolu_{self.plan.sid}_{index}", "name": call.name, "input": {}}
+        return [self.start_block(block)]
+
+    def call_delta(self, index: int, fragment: str) -> Frame:
+        return self.delta({"type": "input_json_delta", "partial_json": fragment})
+
+    def call_end(self, index: int, call: ToolCall) -> list[Frame]:
+        return [self.stop_block()]
+
+    def tools_closing(self, sent: int) -> list[Frame]:
+        return self.closing("tool_calls", self.preamble + sent)
+
 
 def messages_stream(plan: StreamPlan) -> Iterator[Step]:
     """Steps of a streamed Anthropic Messages call under the plan's fault."""
-    return wire_steps(plan, MessagesWire(plan))
-
-
-def wire_steps(plan: StreamPlan, wire: MessagesWire) -> Iterator[Step]:
-    """Steps of a Messages stream in ``wire``'s framing (SSE here; Bedrock reuses it)."""
-    if plan.fault.name in {"tool_calls", "tool_calls_reset"}:
-        return _tool_steps(plan, wire)
-    return text_steps(plan, wire)
-
-
-def _tool_steps(plan: StreamPlan, wire: MessagesWire) -> Iterator[Step]:
-    yield from wire.prelude()
-    preamble = min(plan.tokens, TOOL_PREAMBLE_TOKENS)
-    sent = 0
-    for index in range(preamble):
-        yield wire.token(index, token_text(index, plan))
-        sent += 1
-    yield wire.stop_block()
-    resets = plan.fault.name == "tool_calls_reset"
-    calls = TOOL_CALLS if resets else TOOL_CALLS[:1]
-    for index, call in enumerate(calls):
-        block = {"type": "tool_use", "id": f"toolu_{plan.sid}_{index}", "name": call.name, "input": {}}
-        yield wire.start_block(block)
-        fragments = arg_fragments(call.arguments)
-        cut = len(fragments) // 2 if resets and index == len(calls) - 1 else len(fragments)
-        for fragment in fragments[:cut]:
-            if plan.chunk_delay > 0:
-                yield Pause(plan.chunk_delay)
-            yield wire.delta({"type": "input_json_delta", "partial_json": fragment})
-            sent += 1
-        if cut < len(fragments):
-            yield Reset()
-            return
-        yield wire.stop_block()
-    yield from wire.closing("tool_calls", sent)
+    return wire_stream(plan, MessagesWire(plan))
 
 
 def message_body(plan: StreamPlan) -> tuple[dict[str, Any], int]:
     """Non-streamed ``message`` for the plan, and its output tokens."""
-    if plan.fault.name in {"tool_calls", "tool_calls_reset"}:
-        calls = TOOL_CALLS if plan.fault.name == "tool_calls_reset" else TOOL_CALLS[:1]
+    if uses_tools(plan):
+        calls = scripted_calls(plan)
         preamble = min(plan.tokens, TOOL_PREAMBLE_TOKENS)
         content: list[dict[str, Any]] = (
             [{"type": "text", "text": full_text(plan, preamble)}] if preamble else []
@@ -232,7 +208,7 @@ def message_body(plan: StreamPlan) -> tuple[dict[str, Any], int]:
             }
             for i, c in enumerate(calls)
         ]
-        sent = preamble + sum(len(arg_fragments(c.arguments)) for c in calls)
+        sent = preamble + argument_tokens(calls)
         return _message(plan, content, "tool_use", sent), sent
     sent = content_tokens(plan)
     text_block = {"type": "text", "text": full_text(plan, sent)}
@@ -264,9 +240,4 @@ MESSAGES = Dialect(
 )
 
 
-async def messages(request: Request) -> Response:
-    """``POST /v1/messages`` (also ``?beta=true``)."""
-    return await handle(request, MESSAGES)
-
-
-ROUTES = [Route("/v1/messages", messages, methods=["POST"])]
+ROUTES = [post_route("/v1/messages", MESSAGES)]

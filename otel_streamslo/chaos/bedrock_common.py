@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from collections.abc import Iterator, Mapping
+from typing import Any, Callable, Optional
 
+from otel_streamslo.chaos.dialect import Dialect, any_model
 from otel_streamslo.chaos.eventstream import event_message, exception_message
-from otel_streamslo.chaos.plan import Frame, StreamPlan
+from otel_streamslo.chaos.plan import Frame, Step, StreamPlan
 
 __all__ = [
     "MEDIA_TYPE",
     "STREAM_EXCEPTIONS",
+    "dialect",
     "error_body",
     "error_headers",
     "exception_frame",
@@ -79,3 +82,29 @@ def invocation_metrics(plan: StreamPlan, sent: int) -> dict[str, int]:
         "invocationLatency": 1,
         "firstByteLatency": 1,
     }
+
+
+def dialect(
+    *,
+    endpoint: str,
+    prompt: Callable[[Mapping[str, Any]], Any],
+    limits: Callable[[Mapping[str, Any]], list[int]],
+    stream: Callable[[StreamPlan], Iterator[Step]],
+    model_error: Callable[[str], Optional[str]] = any_model,
+) -> Dialect:
+    """A Bedrock runtime route: always streamed, event-stream framed, model id in the path."""
+    return Dialect(
+        endpoint=endpoint,
+        prompt=prompt,
+        limits=limits,
+        stream=stream,
+        body=None,
+        error=error_body,
+        error_headers=error_headers,
+        request_id_headers=("x-amzn-requestid",),
+        media_type=MEDIA_TYPE,
+        model_param="model_id",
+        streamed=True,
+        error_types=STREAM_EXCEPTIONS,
+        model_error=model_error,
+    )

@@ -10,27 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-
 from otel_streamslo.chaos import bedrock_common as common
-from otel_streamslo.chaos.dialect import Dialect
 from otel_streamslo.chaos.eventstream import event_message
 from otel_streamslo.chaos.fields import BadRequest, field_limits, message_list
-from otel_streamslo.chaos.plan import (
-    TOOL_CALLS,
-    Finish,
-    Frame,
-    Pause,
-    Reset,
-    Step,
-    StreamPlan,
-    TextWire,
-    arg_fragments,
-    text_steps,
-)
-from otel_streamslo.chaos.respond import handle
+from otel_streamslo.chaos.plan import Finish, Frame, Step, StreamPlan, ToolCall
+from otel_streamslo.chaos.respond import post_route
+from otel_streamslo.chaos.toolcalls import ToolWire, wire_stream
 
 __all__ = ["CONVERSE_STREAM", "ROUTES", "ConverseWire", "converse_stream"]
 
@@ -42,7 +27,7 @@ _STOP_REASONS: dict[str, str] = {
 }
 
 
-class ConverseWire(TextWire):
+class ConverseWire(ToolWire):
     """ConverseStream events, one event-stream message per frame."""
 
     decided_at = 1  # messageStop, before metadata
@@ -100,35 +85,23 @@ class ConverseWire(TextWire):
     def missing(self) -> Frame:
         return self.event("contentBlockDelta", contentBlockIndex=self.block)
 
+    def call_start(self, index: int, call: ToolCall) -> list[Frame]:
+        start = {"toolUse": {"toolUseId": f"tooluse_{self.plan.sid}_{index}", "name": call.name}}
+        return [self.event("contentBlockStart", contentBlockIndex=self.block, start=start)]
+
+    def call_delta(self, index: int, fragment: str) -> Frame:
+        return self.delta({"toolUse": {"input": fragment}})
+
+    def call_end(self, index: int, call: ToolCall) -> list[Frame]:
+        return [self.stop_block()]
+
+    def tools_closing(self, sent: int) -> list[Frame]:
+        return self.closing("tool_calls", sent)
+
 
 def converse_stream(plan: StreamPlan) -> Iterator[Step]:
     """Steps of a ConverseStream call under the plan's fault."""
-    if plan.fault.name in {"tool_calls", "tool_calls_reset"}:
-        return _tool_steps(plan)
-    return text_steps(plan, ConverseWire(plan))
-
-
-def _tool_steps(plan: StreamPlan) -> Iterator[Step]:
-    wire = ConverseWire(plan)
-    yield from wire.prelude()
-    resets = plan.fault.name == "tool_calls_reset"
-    calls = TOOL_CALLS if resets else TOOL_CALLS[:1]
-    sent = 0
-    for index, call in enumerate(calls):
-        start = {"toolUse": {"toolUseId": f"tooluse_{plan.sid}_{index}", "name": call.name}}
-        yield wire.event("contentBlockStart", contentBlockIndex=wire.block, start=start)
-        fragments = arg_fragments(call.arguments)
-        cut = len(fragments) // 2 if resets and index == len(calls) - 1 else len(fragments)
-        for fragment in fragments[:cut]:
-            if plan.chunk_delay > 0:
-                yield Pause(plan.chunk_delay)
-            yield wire.delta({"toolUse": {"input": fragment}})
-            sent += 1
-        if cut < len(fragments):
-            yield Reset()
-            return
-        yield wire.stop_block()
-    yield from wire.closing("tool_calls", sent)
+    return wire_stream(plan, ConverseWire(plan))
 
 
 def _prompt(body: Mapping[str, Any]) -> Any:
@@ -140,25 +113,10 @@ def _prompt(body: Mapping[str, Any]) -> Any:
     return [system, messages]
 
 
-CONVERSE_STREAM = Dialect(
+CONVERSE_STREAM = common.dialect(
     endpoint="bedrock.converse_stream",
     prompt=_prompt,
     limits=field_limits("inferenceConfig.maxTokens"),
     stream=converse_stream,
-    body=None,
-    error=common.error_body,
-    error_headers=common.error_headers,
-    request_id_headers=("x-amzn-requestid",),
-    media_type=common.MEDIA_TYPE,
-    model_param="model_id",
-    streamed=True,
-    error_types=common.STREAM_EXCEPTIONS,
 )
-
-
-async def converse_stream_route(request: Request) -> Response:
-    """``POST /model/{modelId}/converse-stream``."""
-    return await handle(request, CONVERSE_STREAM)
-
-
-ROUTES = [Route("/model/{model_id}/converse-stream", converse_stream_route, methods=["POST"])]
+ROUTES = [post_route("/model/{model_id}/converse-stream", CONVERSE_STREAM)]

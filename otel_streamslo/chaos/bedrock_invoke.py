@@ -12,18 +12,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any, Optional
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-
 from otel_streamslo.chaos import bedrock_common as common
-from otel_streamslo.chaos.anthropic_messages import MessagesWire, messages_prompt, wire_steps
-from otel_streamslo.chaos.dialect import Dialect
+from otel_streamslo.chaos.anthropic_messages import MessagesWire, messages_prompt
 from otel_streamslo.chaos.eventstream import event_message
 from otel_streamslo.chaos.faults import Fault
 from otel_streamslo.chaos.fields import BadRequest, field_limits
 from otel_streamslo.chaos.plan import Finish, Frame, Step, StreamPlan, TextWire, json_bytes, text_steps
-from otel_streamslo.chaos.respond import handle
+from otel_streamslo.chaos.respond import post_route
+from otel_streamslo.chaos.toolcalls import wire_stream
 
 __all__ = ["INVOKE_STREAM", "ROUTES", "BedrockMessagesWire", "LlamaWire", "invoke_stream", "model_family"]
 
@@ -125,7 +121,7 @@ class LlamaWire(TextWire):
 def invoke_stream(plan: StreamPlan) -> Iterator[Step]:
     """Steps of an InvokeModelWithResponseStream call, in the model family's shape."""
     if model_family(plan.model) == "anthropic":
-        return wire_steps(plan, BedrockMessagesWire(plan))
+        return wire_stream(plan, BedrockMessagesWire(plan))
     if plan.fault.name == "tool_calls_reset":  # Llama streams no tool calls: a plain drop at half
         plan = replace(plan, fault=Fault("reset"))
     return text_steps(plan, LlamaWire(plan))
@@ -147,28 +143,11 @@ def _model_error(model: str) -> Optional[str]:
     return None
 
 
-INVOKE_STREAM = Dialect(
+INVOKE_STREAM = common.dialect(
     endpoint="bedrock.invoke_model_with_response_stream",
     prompt=_prompt,
     limits=field_limits("max_tokens", "max_gen_len"),
     stream=invoke_stream,
-    body=None,
-    error=common.error_body,
-    error_headers=common.error_headers,
-    request_id_headers=("x-amzn-requestid",),
-    media_type=common.MEDIA_TYPE,
-    model_param="model_id",
-    streamed=True,
-    error_types=common.STREAM_EXCEPTIONS,
     model_error=_model_error,
 )
-
-
-async def invoke_with_response_stream(request: Request) -> Response:
-    """``POST /model/{modelId}/invoke-with-response-stream``."""
-    return await handle(request, INVOKE_STREAM)
-
-
-ROUTES = [
-    Route("/model/{model_id}/invoke-with-response-stream", invoke_with_response_stream, methods=["POST"])
-]
+ROUTES = [post_route("/model/{model_id}/invoke-with-response-stream", INVOKE_STREAM)]

@@ -35,57 +35,30 @@ HTTP_FAULTS: Mapping[str, int] = {
     "http_529": 529,
 }
 
+#: Faults that end or cut the stream at their ``@N`` position (the picker's default mix has them all).
+_ENDING: tuple[str, ...] = ("error_frame", "reset", "stall", "eof", "length", "content_filter")
+
+#: Faults that send one odd frame at their ``@N`` position.
+_ODD_FRAMES: tuple[str, ...] = ("malformed_json", "unknown_event", "missing_fields", "huge_chunk")
+
 #: Faults whose ``@N`` position matters (N = content tokens delivered before the fault).
-POSITIONAL_FAULTS: frozenset[str] = frozenset(
-    {
-        "error_frame",
-        "reset",
-        "stall",
-        "eof",
-        "length",
-        "content_filter",
-        "malformed_json",
-        "unknown_event",
-        "missing_fields",
-        "huge_chunk",
-    }
-)
+POSITIONAL_FAULTS: frozenset[str] = frozenset({*_ENDING, *_ODD_FRAMES})
 
 #: Every fault name the grammar accepts.
 FAULTS: tuple[str, ...] = (
     "none",
     "tool_calls",
     "tool_calls_reset",
-    "error_frame",
-    "reset",
-    "stall",
-    "eof",
-    "length",
-    "content_filter",
+    *_ENDING,
     *HTTP_FAULTS,
     "slow_ttft",
-    "malformed_json",
-    "unknown_event",
-    "missing_fields",
-    "huge_chunk",
+    *_ODD_FRAMES,
 )
 
 #: Default weighted mix of the rate-based picker.
-DEFAULT_MIX: Mapping[str, float] = {
-    name: 1.0
-    for name in (
-        "error_frame",
-        "reset",
-        "stall",
-        "eof",
-        "length",
-        "content_filter",
-        "http_429",
-        "http_500",
-        "http_503",
-        "slow_ttft",
-    )
-}
+DEFAULT_MIX: Mapping[str, float] = dict.fromkeys(
+    (*_ENDING, "http_429", "http_500", "http_503", "slow_ttft"), 1.0
+)
 
 _MAX_POSITION = 1_000_000
 

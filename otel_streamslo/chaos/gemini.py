@@ -12,10 +12,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any, Optional
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-
 from otel_streamslo.chaos.dialect import Dialect
 from otel_streamslo.chaos.fields import BadRequest, field_limits, message_list
 from otel_streamslo.chaos.plan import (
@@ -33,7 +29,8 @@ from otel_streamslo.chaos.plan import (
     text_finish,
     text_steps,
 )
-from otel_streamslo.chaos.respond import handle
+from otel_streamslo.chaos.respond import post_route
+from otel_streamslo.chaos.toolcalls import scripted_calls, uses_tools
 
 __all__ = ["ERROR_STATUSES", "GEMINI_GENERATE", "GEMINI_STREAM", "ROUTES", "GeminiWire", "error_body"]
 
@@ -154,9 +151,7 @@ def _call_part(index: int) -> dict[str, Any]:
 
 def gemini_stream(plan: StreamPlan) -> Iterator[Step]:
     """Steps of a streamed ``generateContent`` under the plan's fault."""
-    if plan.fault.name in {"tool_calls", "tool_calls_reset"}:
-        return _tool_steps(plan)
-    return text_steps(plan, GeminiWire(plan))
+    return _tool_steps(plan) if uses_tools(plan) else text_steps(plan, GeminiWire(plan))
 
 
 def _tool_steps(plan: StreamPlan) -> Iterator[Step]:
@@ -173,9 +168,8 @@ def _tool_steps(plan: StreamPlan) -> Iterator[Step]:
 
 def gemini_body(plan: StreamPlan) -> tuple[dict[str, Any], int]:
     """Non-streamed ``GenerateContentResponse`` for the plan, and its output tokens."""
-    name = plan.fault.name
-    if name in {"tool_calls", "tool_calls_reset"}:
-        count = 2 if name == "tool_calls_reset" else 1
+    if uses_tools(plan):
+        count = len(scripted_calls(plan))
         parts = [_call_part(i) for i in range(count)]
         return _response(plan, count, candidates=[_candidate(parts, "STOP")]), count
     sent = content_tokens(plan)
@@ -209,21 +203,8 @@ GEMINI_STREAM = Dialect(
 GEMINI_GENERATE = replace(GEMINI_STREAM, endpoint="gemini.generate_content", streamed=False)
 
 
-async def stream_generate_content(request: Request) -> Response:
-    """``POST /v1beta/models/{model}:streamGenerateContent?alt=sse`` (also ``/v1``)."""
-    return await handle(request, GEMINI_STREAM)
-
-
-async def generate_content(request: Request) -> Response:
-    """``POST /v1beta/models/{model}:generateContent`` (also ``/v1``)."""
-    return await handle(request, GEMINI_GENERATE)
-
-
 ROUTES = [
-    Route(f"/{version}/models/{{model}}:{action}", endpoint, methods=["POST"])
+    post_route(f"/{version}/models/{{model}}:{action}", dialect)
     for version in ("v1beta", "v1")
-    for action, endpoint in (
-        ("streamGenerateContent", stream_generate_content),
-        ("generateContent", generate_content),
-    )
+    for action, dialect in (("streamGenerateContent", GEMINI_STREAM), ("generateContent", GEMINI_GENERATE))
 ]

@@ -5,32 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-
 from otel_streamslo.chaos.dialect import Dialect
 from otel_streamslo.chaos.fields import BadRequest, field_limits, message_list
 from otel_streamslo.chaos.openai_errors import ERROR_MESSAGE, error_reply
 from otel_streamslo.chaos.plan import (
-    TOOL_CALLS,
     Finish,
     Frame,
-    Pause,
-    Reset,
     Step,
     StreamPlan,
-    TextWire,
-    arg_fragments,
+    ToolCall,
     content_tokens,
     full_text,
     sse,
     text_finish,
-    text_steps,
 )
-from otel_streamslo.chaos.respond import handle
+from otel_streamslo.chaos.respond import post_route
+from otel_streamslo.chaos.toolcalls import ToolWire, argument_tokens, scripted_calls, uses_tools, wire_stream
 
-__all__ = ["CHAT", "ROUTES", "ChatWire", "chat_completion_body", "chat_completions", "chat_stream"]
+__all__ = ["CHAT", "ROUTES", "ChatWire", "chat_completion_body", "chat_stream"]
 
 
 def _chat_prompt(body: Mapping[str, Any]) -> Any:
@@ -57,7 +49,7 @@ def _chat_usage(plan: StreamPlan, sent: int) -> dict[str, Any]:
     }
 
 
-class ChatWire(TextWire):
+class ChatWire(ToolWire):
     """Chat Completions chunks (``data:`` lines only, ``[DONE]`` at the end)."""
 
     def __init__(self, plan: StreamPlan) -> None:
@@ -113,43 +105,24 @@ class ChatWire(TextWire):
     def missing(self) -> Frame:
         return Frame(sse(self._base()))
 
+    def call_start(self, index: int, call: ToolCall) -> list[Frame]:
+        head = {"index": index, "id": f"call_{self.plan.sid}_{index}", "type": "function"}
+        return [self.chunk({"tool_calls": [{**head, "function": {"name": call.name, "arguments": ""}}]})]
+
+    def call_delta(self, index: int, fragment: str) -> Frame:
+        return self.chunk({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}, tokens=1)
+
 
 def chat_stream(plan: StreamPlan) -> Iterator[Step]:
     """Steps of a streamed chat completion under the plan's fault."""
-    if plan.fault.name in {"tool_calls", "tool_calls_reset"}:
-        return _chat_tool_steps(plan)
-    return text_steps(plan, ChatWire(plan))
-
-
-def _chat_tool_steps(plan: StreamPlan) -> Iterator[Step]:
-    wire = ChatWire(plan)
-    yield from wire.prelude()
-    resets = plan.fault.name == "tool_calls_reset"
-    calls = TOOL_CALLS if resets else TOOL_CALLS[:1]
-    sent = 0
-    for index, call in enumerate(calls):
-        head = {"index": index, "id": f"call_{plan.sid}_{index}", "type": "function"}
-        yield wire.chunk({"tool_calls": [{**head, "function": {"name": call.name, "arguments": ""}}]})
-        fragments = arg_fragments(call.arguments)
-        cut = len(fragments) // 2 if resets and index == len(calls) - 1 else len(fragments)
-        for fragment in fragments[:cut]:
-            if plan.chunk_delay > 0:
-                yield Pause(plan.chunk_delay)
-            yield wire.chunk(
-                {"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}, tokens=1
-            )
-            sent += 1
-        if cut < len(fragments):
-            yield Reset()
-            return
-    yield from wire.finish("tool_calls", sent)
+    return wire_stream(plan, ChatWire(plan))
 
 
 def chat_completion_body(plan: StreamPlan) -> tuple[dict[str, Any], int]:
     """Non-streamed ``chat.completion`` body for the plan, and its output tokens."""
     message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None, "annotations": []}
-    if plan.fault.name in {"tool_calls", "tool_calls_reset"}:
-        calls = TOOL_CALLS if plan.fault.name == "tool_calls_reset" else TOOL_CALLS[:1]
+    if uses_tools(plan):
+        calls = scripted_calls(plan)
         message["tool_calls"] = [
             {
                 "id": f"call_{plan.sid}_{i}",
@@ -158,7 +131,7 @@ def chat_completion_body(plan: StreamPlan) -> tuple[dict[str, Any], int]:
             }
             for i, c in enumerate(calls)
         ]
-        sent = sum(len(arg_fragments(c.arguments)) for c in calls)
+        sent = argument_tokens(calls)
         finish: str = "tool_calls"
     else:
         sent = content_tokens(plan)
@@ -187,9 +160,4 @@ CHAT = Dialect(
 )
 
 
-async def chat_completions(request: Request) -> Response:
-    """``POST /v1/chat/completions``."""
-    return await handle(request, CHAT)
-
-
-ROUTES = [Route("/v1/chat/completions", chat_completions, methods=["POST"])]
+ROUTES = [post_route("/v1/chat/completions", CHAT)]

@@ -5,10 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
-
 from otel_streamslo.chaos.dialect import Dialect
 from otel_streamslo.chaos.fields import BadRequest, field_limits
 from otel_streamslo.chaos.openai_errors import ERROR_MESSAGE, error_reply
@@ -16,21 +12,18 @@ from otel_streamslo.chaos.plan import (
     TOOL_CALLS,
     Finish,
     Frame,
-    Pause,
-    Reset,
     Step,
     StreamPlan,
-    TextWire,
-    arg_fragments,
+    ToolCall,
     content_tokens,
     full_text,
     sse,
     text_finish,
-    text_steps,
 )
-from otel_streamslo.chaos.respond import handle
+from otel_streamslo.chaos.respond import post_route
+from otel_streamslo.chaos.toolcalls import ToolWire, argument_tokens, scripted_calls, uses_tools, wire_stream
 
-__all__ = ["RESPONSES", "ROUTES", "ResponsesWire", "response_body", "responses", "responses_stream"]
+__all__ = ["RESPONSES", "ROUTES", "ResponsesWire", "response_body", "responses_stream"]
 
 
 def _responses_prompt(body: Mapping[str, Any]) -> Any:
@@ -131,7 +124,7 @@ def _finish_status(finish: Finish) -> tuple[str, Optional[str]]:
     return "completed", None
 
 
-class ResponsesWire(TextWire):
+class ResponsesWire(ToolWire):
     """Responses API events (``event:`` + ``data:`` with increasing ``sequence_number``)."""
 
     decided_at = 3  # response.completed / response.incomplete
@@ -140,6 +133,7 @@ class ResponsesWire(TextWire):
         self.plan = plan
         self.seq = 0
         self.text: list[str] = []
+        self.items: list[dict[str, Any]] = []
 
     def event(self, type_: str, tokens: int = 0, **fields: Any) -> Frame:
         """One event frame; takes the next sequence number."""
@@ -196,51 +190,45 @@ class ResponsesWire(TextWire):
     def missing(self) -> Frame:
         return self.event("response.output_text.delta", **self._loc())
 
+    def _call_loc(self, index: int) -> dict[str, Any]:
+        return {"item_id": f"fc_{self.plan.sid}_{index}", "output_index": index}
+
+    def tools_opening(self) -> list[Frame]:
+        return self.opening()
+
+    def call_start(self, index: int, call: ToolCall) -> list[Frame]:
+        item = _function_item(self.plan, index, "in_progress", "")
+        return [self.event("response.output_item.added", output_index=index, item=item)]
+
+    def call_delta(self, index: int, fragment: str) -> Frame:
+        loc = self._call_loc(index)
+        return self.event("response.function_call_arguments.delta", tokens=1, **loc, delta=fragment)
+
+    def call_end(self, index: int, call: ToolCall) -> list[Frame]:
+        loc = self._call_loc(index)
+        item = _function_item(self.plan, index, "completed", call.arguments)
+        self.items.append(item)
+        return [
+            self.event("response.function_call_arguments.done", **loc, arguments=call.arguments),
+            self.event("response.output_item.done", output_index=index, item=item),
+        ]
+
+    def tools_closing(self, sent: int) -> list[Frame]:
+        final = response_object(self.plan, "completed", self.items, _responses_usage(self.plan, sent))
+        return [self.event("response.completed", response=final)]
+
 
 def responses_stream(plan: StreamPlan) -> Iterator[Step]:
     """Steps of a streamed Responses API call under the plan's fault."""
-    if plan.fault.name in {"tool_calls", "tool_calls_reset"}:
-        return _responses_tool_steps(plan)
-    return text_steps(plan, ResponsesWire(plan))
-
-
-def _responses_tool_steps(plan: StreamPlan) -> Iterator[Step]:
-    wire = ResponsesWire(plan)
-    yield from wire.opening()
-    resets = plan.fault.name == "tool_calls_reset"
-    calls = TOOL_CALLS if resets else TOOL_CALLS[:1]
-    items: list[dict[str, Any]] = []
-    for index, call in enumerate(calls):
-        loc: dict[str, Any] = {"item_id": f"fc_{plan.sid}_{index}", "output_index": index}
-        yield wire.event(
-            "response.output_item.added",
-            output_index=index,
-            item=_function_item(plan, index, "in_progress", ""),
-        )
-        fragments = arg_fragments(call.arguments)
-        cut = len(fragments) // 2 if resets and index == len(calls) - 1 else len(fragments)
-        for fragment in fragments[:cut]:
-            if plan.chunk_delay > 0:
-                yield Pause(plan.chunk_delay)
-            yield wire.event("response.function_call_arguments.delta", tokens=1, **loc, delta=fragment)
-        if cut < len(fragments):
-            yield Reset()
-            return
-        item = _function_item(plan, index, "completed", call.arguments)
-        items.append(item)
-        yield wire.event("response.function_call_arguments.done", **loc, arguments=call.arguments)
-        yield wire.event("response.output_item.done", output_index=index, item=item)
-    sent = sum(len(arg_fragments(c.arguments)) for c in calls)
-    final = response_object(plan, "completed", items, _responses_usage(plan, sent))
-    yield wire.event("response.completed", response=final)
+    return wire_stream(plan, ResponsesWire(plan))
 
 
 def response_body(plan: StreamPlan) -> tuple[dict[str, Any], int]:
     """Non-streamed ``response`` object for the plan, and its output tokens."""
-    if plan.fault.name in {"tool_calls", "tool_calls_reset"}:
-        calls = TOOL_CALLS if plan.fault.name == "tool_calls_reset" else TOOL_CALLS[:1]
+    if uses_tools(plan):
+        calls = scripted_calls(plan)
         output = [_function_item(plan, i, "completed", c.arguments) for i, c in enumerate(calls)]
-        sent = sum(len(arg_fragments(c.arguments)) for c in calls)
+        sent = argument_tokens(calls)
         return response_object(plan, "completed", output, _responses_usage(plan, sent)), sent
     sent = content_tokens(plan)
     status, reason = _finish_status(text_finish(plan))
@@ -258,9 +246,4 @@ RESPONSES = Dialect(
 )
 
 
-async def responses(request: Request) -> Response:
-    """``POST /v1/responses``."""
-    return await handle(request, RESPONSES)
-
-
-ROUTES = [Route("/v1/responses", responses, methods=["POST"])]
+ROUTES = [post_route("/v1/responses", RESPONSES)]

@@ -6,6 +6,7 @@ from typing import Optional
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from otel_streamslo.chaos.dialect import Dialect
 from otel_streamslo.chaos.fields import BadRequest, read_body
@@ -14,7 +15,7 @@ from otel_streamslo.chaos.plan import Frame, Pause, Reset, Step, expected_outcom
 from otel_streamslo.chaos.playback import PlayResponse
 from otel_streamslo.chaos.state import ChaosState, LogEntry
 
-__all__ = ["error_response", "handle", "unary_steps"]
+__all__ = ["error_response", "handle", "post_route", "unary_steps"]
 
 
 def error_response(
@@ -101,3 +102,12 @@ async def handle(request: Request, dialect: Dialect) -> Response:
         state.settle(entry, "rejected", exc.status)
         return error_response(dialect, exc.status, {"x-request-id": entry.id}, exc.message, exc.param)
     return _respond(parsed, dialect, state, entry)
+
+
+def post_route(path: str, dialect: Dialect) -> Route:
+    """The ``POST`` route that serves ``dialect`` at ``path``."""
+
+    async def endpoint(request: Request) -> Response:
+        return await handle(request, dialect)
+
+    return Route(path, endpoint, methods=["POST"], name=dialect.endpoint)
