@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from otel_streamslo.chaos.dialect import Dialect
 from otel_streamslo.chaos.fields import BadRequest, field_limits, message_list
-from otel_streamslo.chaos.plan import (
-    Finish,
-    Frame,
-    Step,
-    StreamPlan,
-    ToolCall,
-    content_tokens,
-    full_text,
-    sse,
-    text_finish,
-    token_text,
-)
+from otel_streamslo.chaos.plan import Frame, content_tokens, full_text, sse, text_finish, token_text
 from otel_streamslo.chaos.respond import post_route
 from otel_streamslo.chaos.toolcalls import ToolWire, argument_tokens, scripted_calls, uses_tools, wire_stream
+
+if TYPE_CHECKING:
+    from otel_streamslo.chaos.plan import Finish, Step, StreamPlan, ToolCall
 
 __all__ = [
     "MESSAGES",

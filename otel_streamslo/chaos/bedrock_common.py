@@ -12,6 +12,7 @@ from otel_streamslo.chaos.plan import Frame, Step, StreamPlan
 __all__ = [
     "MEDIA_TYPE",
     "STREAM_EXCEPTIONS",
+    "BedrockFrames",
     "dialect",
     "error_body",
     "error_headers",
@@ -108,3 +109,17 @@ def dialect(
         error_types=STREAM_EXCEPTIONS,
         model_error=model_error,
     )
+
+
+class BedrockFrames:
+    """``error`` and ``unknown`` frames of a Bedrock wire (mixed in before its :class:`TextWire` base)."""
+
+    plan: StreamPlan
+
+    def error(self) -> Frame:
+        """The in-stream exception (``x-chaos-error-type``)."""
+        return exception_frame(self.plan)
+
+    def unknown(self) -> Frame:
+        """An event of a type the service model does not define."""
+        return unknown_frame()

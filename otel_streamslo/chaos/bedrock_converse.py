@@ -27,7 +27,7 @@ _STOP_REASONS: dict[str, str] = {
 }
 
 
-class ConverseWire(ToolWire):
+class ConverseWire(common.BedrockFrames, ToolWire):
     """ConverseStream events, one event-stream message per frame."""
 
     decided_at = 1  # messageStop, before metadata
@@ -73,14 +73,8 @@ class ConverseWire(ToolWire):
     def finish(self, finish: Finish, sent: int) -> list[Frame]:
         return [self.stop_block(), *self.closing(finish, sent)]
 
-    def error(self) -> Frame:
-        return common.exception_frame(self.plan)
-
     def malformed(self) -> Frame:
         return common.malformed_frame("contentBlockDelta")
-
-    def unknown(self) -> Frame:
-        return common.unknown_frame()
 
     def missing(self) -> Frame:
         return self.event("contentBlockDelta", contentBlockIndex=self.block)

@@ -43,7 +43,7 @@ def model_family(model: str) -> Optional[str]:
     return None
 
 
-class BedrockMessagesWire(MessagesWire):
+class BedrockMessagesWire(common.BedrockFrames, MessagesWire):
     """Anthropic Messages events inside ``chunk`` events; errors are event-stream exceptions."""
 
     def event(self, type_: str, tokens: int = 0, **fields: Any) -> Frame:  # type: ignore[override]
@@ -56,14 +56,8 @@ class BedrockMessagesWire(MessagesWire):
         metrics = common.invocation_metrics(self.plan, sent)
         return [*head, chunk_frame({"type": "message_stop", "amazon-bedrock-invocationMetrics": metrics})]
 
-    def error(self) -> Frame:
-        return common.exception_frame(self.plan)
-
     def malformed(self) -> Frame:
         return broken_chunk(b'{"type":"content_block_delta","index":0,"delta')
-
-    def unknown(self) -> Frame:
-        return common.unknown_frame()
 
 
 _LLAMA_STOPS: dict[str, str] = {
@@ -74,7 +68,7 @@ _LLAMA_STOPS: dict[str, str] = {
 }
 
 
-class LlamaWire(TextWire):
+class LlamaWire(common.BedrockFrames, TextWire):
     """Meta Llama generation chunks (``generation``, token counts, ``stop_reason``)."""
 
     def __init__(self, plan: StreamPlan) -> None:
@@ -105,14 +99,8 @@ class LlamaWire(TextWire):
             payload["amazon-bedrock-guardrailAction"] = "INTERVENED"
         return [chunk_frame(payload)]
 
-    def error(self) -> Frame:
-        return common.exception_frame(self.plan)
-
     def malformed(self) -> Frame:
         return broken_chunk(b'{"generation":"tok')
-
-    def unknown(self) -> Frame:
-        return common.unknown_frame()
 
     def missing(self) -> Frame:
         return chunk_frame({"prompt_token_count": None, "generation_token_count": 0, "stop_reason": None})

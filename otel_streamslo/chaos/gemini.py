@@ -10,18 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from otel_streamslo.chaos.dialect import Dialect
 from otel_streamslo.chaos.fields import BadRequest, field_limits, message_list
 from otel_streamslo.chaos.plan import (
     TOOL_CALLS,
-    Finish,
     Frame,
     Pause,
     Reset,
-    Step,
-    StreamPlan,
     TextWire,
     content_tokens,
     full_text,
@@ -31,6 +28,9 @@ from otel_streamslo.chaos.plan import (
 )
 from otel_streamslo.chaos.respond import post_route
 from otel_streamslo.chaos.toolcalls import scripted_calls, uses_tools
+
+if TYPE_CHECKING:
+    from otel_streamslo.chaos.plan import Finish, Step, StreamPlan
 
 __all__ = ["ERROR_STATUSES", "GEMINI_GENERATE", "GEMINI_STREAM", "ROUTES", "GeminiWire", "error_body"]
 

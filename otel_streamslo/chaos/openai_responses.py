@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from otel_streamslo.chaos.dialect import Dialect
 from otel_streamslo.chaos.fields import BadRequest, field_limits
 from otel_streamslo.chaos.openai_errors import ERROR_MESSAGE, error_reply
-from otel_streamslo.chaos.plan import (
-    TOOL_CALLS,
-    Finish,
-    Frame,
-    Step,
-    StreamPlan,
-    ToolCall,
-    content_tokens,
-    full_text,
-    sse,
-    text_finish,
-)
+from otel_streamslo.chaos.plan import TOOL_CALLS, Frame, content_tokens, full_text, sse, text_finish
 from otel_streamslo.chaos.respond import post_route
 from otel_streamslo.chaos.toolcalls import ToolWire, argument_tokens, scripted_calls, uses_tools, wire_stream
+
+if TYPE_CHECKING:
+    from otel_streamslo.chaos.plan import Finish, Step, StreamPlan, ToolCall
 
 __all__ = ["RESPONSES", "ROUTES", "ResponsesWire", "response_body", "responses_stream"]
 

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from otel_streamslo.chaos.plan import (
-    TOOL_CALLS,
-    Frame,
-    Pause,
-    Reset,
-    Step,
-    StreamPlan,
-    TextWire,
-    ToolCall,
-    arg_fragments,
-    text_steps,
-)
+from otel_streamslo.chaos.plan import TOOL_CALLS, Pause, Reset, TextWire, arg_fragments, text_steps
+
+if TYPE_CHECKING:
+    from otel_streamslo.chaos.plan import Frame, Step, StreamPlan, ToolCall
 
 __all__ = ["ToolWire", "argument_tokens", "scripted_calls", "tool_steps", "uses_tools", "wire_stream"]
 
