@@ -32,21 +32,26 @@ var openInferenceStream = regexp.MustCompile(`"stream"\s*:\s*true\b`)
 // OTTL config uses the same expression.
 var sdkClientError = regexp.MustCompile(`^(BadRequestError|AuthenticationError|PermissionDeniedError|NotFoundError|ConflictError|UnprocessableEntityError)\b`)
 
-// resolveForeign is resolve for an inferred verdict: without an HTTP status,
-// request_failed is excluded when the error names a 4xx (sdkClientError).
-func (p *streamSLOProcessor) resolveForeign(pol outcome, span ptrace.Span, attrs pcommon.Map) outcome {
+// resolveForeign is resolve for an inferred verdict: the HTTP status is the
+// dialect's (foreignHTTPStatus); without one, request_failed is excluded when
+// the error names a 4xx (sdkClientError).
+func resolveForeign(pol outcome, span ptrace.Span, attrs pcommon.Map, d dialect) outcome {
 	if pol != outcomeByHTTPStatus {
 		return pol
 	}
-	if _, ok := httpStatus(attrs); !ok {
-		if v, ok := attrs.Get(AttrErrorType); ok && v.Type() == pcommon.ValueTypeStr && sdkClientError.MatchString(v.Str()) {
+	if code, ok := foreignHTTPStatus(span, attrs, d); ok {
+		if code >= 400 && code <= 499 && code != 429 {
 			return outcomeExcluded
 		}
-		if sdkClientError.MatchString(span.Status().Message()) {
-			return outcomeExcluded
-		}
+		return outcomeBad
 	}
-	return p.resolve(pol, attrs)
+	if v, ok := attrs.Get(AttrErrorType); ok && v.Type() == pcommon.ValueTypeStr && sdkClientError.MatchString(v.Str()) {
+		return outcomeExcluded
+	}
+	if sdkClientError.MatchString(span.Status().Message()) {
+		return outcomeExcluded
+	}
+	return outcomeBad
 }
 
 type dialect uint8
@@ -61,12 +66,21 @@ const (
 	dialectOpenLLMetry
 	// dialectOpenInference: "stream": true in llm.invocation_parameters.
 	dialectOpenInference
+	// dialectGoogleGenAI: gen_ai.request.stream = true from a Google
+	// provider (contrib google-genai; foreign_contrib.go).
+	dialectGoogleGenAI
+	// dialectBotocore: a Bedrock streaming operation traced by contrib
+	// botocore (rpc.method; foreign_contrib.go).
+	dialectBotocore
 )
 
 // streamingDialect tells whether a span without streamslo.termination.reason
 // is a streaming GenAI span of another instrumentation, and whose.
 func streamingDialect(attrs pcommon.Map) dialect {
 	if isTrue(attrs, AttrGenAIRequestStream) {
+		if isGoogleProvider(attrs) {
+			return dialectGoogleGenAI
+		}
 		return dialectSemconv
 	}
 	if isTrue(attrs, AttrOpenLLMetryGenAIIsStreaming) || isTrue(attrs, AttrOpenLLMetryLLMIsStreaming) {
@@ -75,6 +89,9 @@ func streamingDialect(attrs pcommon.Map) dialect {
 	if v, ok := attrs.Get(AttrOpenInferenceInvocationParameters); ok && v.Type() == pcommon.ValueTypeStr &&
 		openInferenceStream.MatchString(v.Str()) {
 		return dialectOpenInference
+	}
+	if isBedrockStream(attrs) {
+		return dialectBotocore
 	}
 	return dialectNone
 }
@@ -108,9 +125,13 @@ func isTrue(attrs pcommon.Map, key string) bool {
 //     content_filter > length > completed);
 //   - no finish reason: OpenInference with status UNSET (it leaves the status
 //     unset when the consumer closes or abandons the stream) -> client_cancelled;
-//     else truncated.
+//     else truncated;
+//   - the contrib dialects' own rules first (contribReason, foreign_contrib.go).
 func inferForeignReason(span ptrace.Span, attrs pcommon.Map, d dialect) string {
-	code, hasCode := httpStatus(attrs)
+	if reason, ok := contribReason(span, attrs, d); ok {
+		return reason
+	}
+	code, hasCode := foreignHTTPStatus(span, attrs, d)
 	if hasCode && code >= 400 {
 		return ReasonRequestFailed
 	}
@@ -130,6 +151,11 @@ func inferForeignReason(span ptrace.Span, attrs pcommon.Map, d dialect) string {
 		if span.Status().Code() == ptrace.StatusCodeUnset {
 			return ReasonClientCancelled
 		}
+	}
+	if d == dialectBotocore {
+		// contrib botocore ends a stream's span without a finish reason only
+		// in close() (drops, stalls, truncated or abandoned streams end none).
+		return ReasonClientCancelled
 	}
 	return ReasonTruncated
 }

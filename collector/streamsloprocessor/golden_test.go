@@ -46,6 +46,8 @@ var goldenCases = []string{
 	"dialect_openllmetry",
 	"dialect_openinference",
 	"dialect_genai",
+	"dialect_google_genai",
+	"dialect_botocore",
 	"passthrough",
 	"malformed",
 }

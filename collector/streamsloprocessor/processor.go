@@ -156,7 +156,7 @@ func (p *streamSLOProcessor) processSpan(span ptrace.Span) {
 		reason = inferForeignReason(span, attrs, d)
 		attrs.PutStr(AttrTerminationReason, reason)
 		attrs.PutBool(AttrInferred, true)
-		o = p.resolveForeign(p.policy[reason], span, attrs)
+		o = resolveForeign(p.policy[reason], span, attrs, d)
 	}
 
 	// Latency SLI: our TTFT, else the semconv time_to_first_chunk (copied over).
@@ -224,6 +224,12 @@ func httpStatus(attrs pcommon.Map) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
+	return statusValue(v)
+}
+
+// statusValue reads an HTTP status code value (int; double and numeric
+// string tolerated).
+func statusValue(v pcommon.Value) (int64, bool) {
 	switch v.Type() {
 	case pcommon.ValueTypeInt:
 		return v.Int(), true

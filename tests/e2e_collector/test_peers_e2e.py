@@ -1,11 +1,13 @@
 """Peers' real spans through the real built collector, both configs.
 
-The peer instrumentations (OpenLLMetry, OpenInference, contrib genai-openai) are installed
-pinned, ``--no-deps``, into isolated directories (never into the venv: they register
-``opentelemetry_instrumentor`` entry points), as benchmarks/run.sh does; each runs in a subprocess
-(peer_driver.py) over the real openai SDK against the chaos provider on loopback, one stream per
-scenario, exporting to a collector running our distribution's config and one running the
-stock-contrib OTTL config. Every scenario's verdict must be the one the fidelity table of
+The peer instrumentations (OpenLLMetry, OpenInference, contrib genai-openai over the openai SDK;
+contrib google-genai over google-genai; contrib botocore over boto3's Bedrock ``converse_stream``
+and ``invoke_model_with_response_stream``) are installed pinned, ``--no-deps``, into isolated
+directories (never into the venv: they register ``opentelemetry_instrumentor`` entry points), as
+benchmarks/run.sh does; each runs in a subprocess (peer_driver.py) over the real SDK against the
+chaos provider on loopback, one stream per scenario, exporting to a collector running our
+distribution's config and one running the stock-contrib OTTL config. Every scenario's verdict
+(and, where the table names it, the inferred reason) must be the one the fidelity table of
 collector/streamsloprocessor/README.md says, in both.
 """
 
@@ -44,11 +46,19 @@ PEERS: dict[str, list[str]] = {
         "openinference-semantic-conventions==0.1.42",
     ],
     "genai_openai": ["opentelemetry-instrumentation-genai-openai==1.3b0", "opentelemetry-util-genai==1.3b0"],
+    "google_genai": ["opentelemetry-instrumentation-google-genai==1.3b0", "opentelemetry-util-genai==1.3b0"],
+    "botocore": [
+        "opentelemetry-instrumentation-botocore==0.66b2",
+        "opentelemetry-propagator-aws-xray==1.0.2",
+    ],
 }
+# driven peer -> its install (botocore_invoke: the botocore peer on invoke_model_with_response_stream)
+DRIVEN: dict[str, str] = {**{p: p for p in PEERS}, "botocore_invoke": "botocore"}
+NO_SPAN = "no span"  # the peer never ends (so never exports) the scenario's span
 CALLS = "traces_span_metrics_calls_total"
 
-# scenario -> expected outcome per peer (None: the peer's span is not recognised as a stream);
-# the fidelity table of collector/streamsloprocessor/README.md.
+# scenario -> expected outcome per peer (None: the peer's span is not recognised as a stream;
+# NO_SPAN: there is no span); the fidelity table of collector/streamsloprocessor/README.md.
 EXPECTED: dict[str, dict[str, Optional[str]]] = {
     "openllmetry": {
         "ok": "good",
@@ -84,9 +94,58 @@ EXPECTED: dict[str, dict[str, Optional[str]]] = {
         "http_500": None,  # no gen_ai.request.stream before the first chunk
         "http_400": None,
         "close": "bad",
-        "abandon": "bad",
+        "abandon": "excluded",  # util-genai's "abandoned stream" mark
+    },
+    "google_genai": {
+        "ok": "good",
+        "length": "good",
+        "error_frame": "bad",
+        "drop": "bad",
+        "truncated": "bad",
+        "stall": "bad",
+        "http_500": "bad",
+        "http_400": "excluded",
+        "close": "bad",  # status UNSET without finish reason: cannot be told from truncated
+        "abandon": "excluded",
+    },
+    "botocore": {
+        "ok": "good",
+        "length": "good",
+        "error_frame": "bad",
+        "drop": NO_SPAN,
+        "truncated": NO_SPAN,
+        "stall": NO_SPAN,
+        "http_500": "bad",
+        "http_400": "excluded",
+        "close": "excluded",
+        "abandon": NO_SPAN,
     },
 }
+EXPECTED["botocore_invoke"] = EXPECTED["botocore"]
+# scenario -> inferred reason, for the peers whose spans tell more than good / bad
+REASONS: dict[str, dict[str, str]] = {
+    "google_genai": {
+        "ok": "completed",
+        "length": "length",
+        "error_frame": "server_error_event",
+        "drop": "connection_dropped",
+        "truncated": "truncated",
+        "stall": "idle_timeout",
+        "http_500": "request_failed",
+        "http_400": "request_failed",
+        "close": "truncated",
+        "abandon": "client_abandoned",
+    },
+    "botocore": {
+        "ok": "completed",
+        "length": "length",
+        "error_frame": "server_error_event",
+        "http_500": "request_failed",
+        "http_400": "request_failed",
+        "close": "client_cancelled",
+    },
+}
+REASONS["botocore_invoke"] = REASONS["botocore"]
 
 
 def install(peer: str) -> Path:
@@ -131,7 +190,8 @@ def peer_scrapes(chaos: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     try:
         endpoints = [f"{col.otlp_http}/v1/traces" for col in cols.values()]
         logs: dict[str, str] = {}
-        for peer, d in dirs.items():
+        for peer, installed in DRIVEN.items():
+            d = dirs[installed]
             env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(d), str(REPO)]))
             done = subprocess.run(
                 [
@@ -139,7 +199,7 @@ def peer_scrapes(chaos: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                     "-m",
                     "tests.e2e_collector.peer_driver",
                     peer,
-                    chaos.openai_base_url,
+                    chaos.base_url,
                     *endpoints,
                 ],
                 cwd=REPO,
@@ -152,14 +212,14 @@ def peer_scrapes(chaos: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             assert done.returncode == 0, f"{peer} driver failed:\n{logs[peer]}"
         out: dict[str, Any] = {"driver_logs": logs}
         for stem, col in cols.items():
-            want = sum(1 for exp in EXPECTED.values() for o in exp.values() if o is not None)
+            want = sum(1 for exp in EXPECTED.values() for o in exp.values() if o not in (None, NO_SPAN))
             samples: list[Any] = []
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 samples = parse_prometheus(col.scrape())
                 got = sum(
                     len({k for k, v in verdicts(samples, p).items() if "streamslo_sli_outcome" in v})
-                    for p in PEERS
+                    for p in DRIVEN
                 )
                 if got >= want:
                     time.sleep(1.5)  # one more flush: spans of unrecognised calls too
@@ -175,7 +235,7 @@ def peer_scrapes(chaos: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 @pytest.mark.parametrize("config", [CONFIG_STREAMSLO, CONFIG_CONTRIB], ids=lambda p: p.stem)
-@pytest.mark.parametrize("peer", sorted(PEERS))
+@pytest.mark.parametrize("peer", sorted(DRIVEN))
 def test_peer_verdicts(peer: str, config: Path, peer_scrapes: dict[str, Any]) -> None:
     got = verdicts(peer_scrapes[config.stem], peer)
     table = {
@@ -184,10 +244,27 @@ def test_peer_verdicts(peer: str, config: Path, peer_scrapes: dict[str, Any]) ->
     report = f"{peer} via {config.stem}: {table}\n{peer_scrapes['driver_logs'][peer][-1500:]}"
     print(report.splitlines()[0])
     for scenario, want in EXPECTED[peer].items():
+        if want == NO_SPAN:
+            assert scenario not in got, f"{scenario} has a span now; " + report
+            continue
         assert scenario in got, f"no span for {scenario}; " + report
         labels = got[scenario]
         assert labels.get("streamslo_sli_outcome") == want, f"{scenario}; " + report
+        reason = REASONS.get(peer, {}).get(scenario)
+        if reason is not None:
+            assert labels.get("streamslo_termination_reason") == reason, f"{scenario}; " + report
         if want is not None:
             assert labels.get("streamslo_inferred") == "true", report
             if want == "bad":
                 assert labels["status_code"] == "STATUS_CODE_ERROR", report
+
+
+@pytest.mark.parametrize("peer", sorted(DRIVEN))
+def test_configs_agree(peer: str, peer_scrapes: dict[str, Any]) -> None:
+    """The processor and the OTTL config give every scenario the same outcome and reason."""
+    keys = ("streamslo_sli_outcome", "streamslo_termination_reason", "streamslo_inferred", "status_code")
+    tables = [
+        {s: tuple(v.get(k) for k in keys) for s, v in verdicts(peer_scrapes[cfg.stem], peer).items()}
+        for cfg in (CONFIG_STREAMSLO, CONFIG_CONTRIB)
+    ]
+    assert tables[0] == tables[1]
