@@ -48,6 +48,7 @@ var goldenCases = []string{
 	"dialect_genai",
 	"dialect_google_genai",
 	"dialect_botocore",
+	"dialect_contrib_edges",
 	"passthrough",
 	"malformed",
 }
