@@ -50,6 +50,20 @@ class Telemetry:
         self.reader = InMemoryMetricReader()
         self.meter_provider = MeterProvider(metric_readers=[self.reader])
 
+    @contextlib.contextmanager
+    def instrumented(self, *insts: Any, **options: Any) -> Iterator[Telemetry]:
+        """``insts`` on this pipeline (with ``options``) for the block; uninstrumented, and gc run, after."""
+        for inst in insts:
+            inst.instrument(
+                tracer_provider=self.tracer_provider, meter_provider=self.meter_provider, **options
+            )
+        try:
+            yield self
+        finally:
+            for inst in insts:
+                inst.uninstrument()
+            gc.collect()
+
     def spans(self) -> list[ReadableSpan]:
         return [
             s for s in self.exporter.get_finished_spans() if s.instrumentation_scope.name == "otel_streamslo"
@@ -97,13 +111,8 @@ def telemetry() -> Iterator[Telemetry]:
 def instrument_openai(telemetry: Telemetry) -> Iterator[Telemetry]:
     from otel_streamslo.instrumentation.openai import OpenAIStreamInstrumentor
 
-    inst = OpenAIStreamInstrumentor()
-    inst.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
-    try:
-        yield telemetry
-    finally:
-        inst.uninstrument()
-        gc.collect()
+    with telemetry.instrumented(OpenAIStreamInstrumentor()) as tel:
+        yield tel
 
 
 @pytest.fixture
@@ -112,15 +121,8 @@ def instrument_both(telemetry: Telemetry) -> Iterator[Telemetry]:
     from otel_streamslo.instrumentation.anthropic import AnthropicStreamInstrumentor
     from otel_streamslo.instrumentation.openai import OpenAIStreamInstrumentor
 
-    insts = [OpenAIStreamInstrumentor(), AnthropicStreamInstrumentor()]
-    for inst in insts:
-        inst.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
-    try:
-        yield telemetry
-    finally:
-        for inst in insts:
-            inst.uninstrument()
-        gc.collect()
+    with telemetry.instrumented(OpenAIStreamInstrumentor(), AnthropicStreamInstrumentor()) as tel:
+        yield tel
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from tests.instrumentation.openai.test_zero_code import BIN, _run, _spans
+from tests.instrumentation.openai.test_zero_code import _run
+from tests.instrumentation.zero_code import INSTRUMENT, spans_in
 
 APP = textwrap.dedent(
     """
@@ -53,10 +54,10 @@ APP = textwrap.dedent(
 
 
 def test_opentelemetry_instrument_gives_server_verdicts(chaos: Any, tmp_path: Path) -> None:
-    proc = _run(APP, chaos, tmp_path, str(BIN / "opentelemetry-instrument"))
+    proc = _run(APP, chaos, tmp_path, INSTRUMENT)
     assert proc.returncode == 0, proc.stderr
     assert "APP-DONE" in proc.stdout
-    server = [s for s in _spans(proc.stdout) if s["kind"] == "SpanKind.SERVER"]
+    server = [s for s in spans_in(proc.stdout) if s["kind"] == "SpanKind.SERVER"]
     assert len(server) == 3, [s["name"] for s in server]  # one per request, whoever made it
     verdicts = sorted(
         s["attributes"]["streamslo.termination.reason"]

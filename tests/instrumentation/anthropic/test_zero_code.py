@@ -6,9 +6,7 @@ the realistic setting for the native-span policies.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import textwrap
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -16,9 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.instrumentation.openai.test_zero_code import _spans
-
-BIN = Path(sys.executable).parent
+from tests.instrumentation.zero_code import INSTRUMENT, run_app, spans_in
 
 APP = textwrap.dedent(
     """
@@ -66,24 +62,8 @@ EXIT_APP = textwrap.dedent(
 
 
 def _run(code: str, chaos: Any, tmp_path: Path, *prefix: str, **env: str) -> subprocess.CompletedProcess[str]:
-    script = tmp_path / "app.py"
-    script.write_text(code)
-    return subprocess.run(
-        [*prefix, sys.executable, str(script)],
-        env={
-            **os.environ,
-            "CHAOS_URL": chaos.anthropic_base_url,
-            "OTEL_TRACES_EXPORTER": "console",
-            "OTEL_METRICS_EXPORTER": "none",
-            "OTEL_LOGS_EXPORTER": "none",
-            "OTEL_SERVICE_NAME": "zero-code-app",
-            **env,
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = {"CHAOS_URL": chaos.anthropic_base_url, "OTEL_SERVICE_NAME": "zero-code-app", **env}
+    return run_app(code, tmp_path, env, *prefix)
 
 
 def _registered() -> bool:
@@ -97,12 +77,12 @@ def test_opentelemetry_instrument_one_span_per_call(chaos: Any, tmp_path: Path, 
         APP,
         chaos,
         tmp_path,
-        str(BIN / "opentelemetry-instrument"),
+        INSTRUMENT,
         OTEL_STREAMSLO_ANTHROPIC_NATIVE_SPANS=native,
     )
     assert proc.returncode == 0, proc.stderr
     assert "APP-DONE" in proc.stdout
-    spans = [s for s in _spans(proc.stdout) if s["kind"] == "SpanKind.CLIENT"]
+    spans = [s for s in spans_in(proc.stdout) if s["kind"] == "SpanKind.CLIENT"]
     assert len(spans) == 4, [s["name"] for s in spans]  # one per call, whatever else is instrumented
     reasons = sorted(s["attributes"]["streamslo.termination.reason"] for s in spans)
     assert reasons == ["completed", "completed", "connection_dropped", "truncated"]
@@ -117,7 +97,7 @@ def test_interpreter_exit_ends_open_streams(chaos: Any, tmp_path: Path, native: 
     assert proc.returncode == 0, proc.stderr
     assert "LEAVING" in proc.stdout
     assert "Traceback" not in proc.stderr, proc.stderr
-    spans = _spans(proc.stdout)
+    spans = spans_in(proc.stdout)
     assert len(spans) == 1, [s["name"] for s in spans]
     attrs = spans[0]["attributes"]
     assert spans[0]["name"] == ("anthropic.messages.create" if native == "enrich" else "chat exit-model")

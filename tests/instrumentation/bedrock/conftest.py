@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,13 +17,8 @@ MESSAGES = [{"role": "user", "content": [{"text": "hello"}]}]
 def instrumented(telemetry: Telemetry) -> Iterator[Telemetry]:
     from otel_streamslo.instrumentation.bedrock import BedrockStreamInstrumentor
 
-    inst = BedrockStreamInstrumentor()
-    inst.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
-    try:
-        yield telemetry
-    finally:
-        inst.uninstrument()
-        gc.collect()
+    with telemetry.instrumented(BedrockStreamInstrumentor()) as tel:
+        yield tel
 
 
 @pytest.fixture

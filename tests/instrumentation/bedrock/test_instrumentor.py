@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -18,7 +15,7 @@ from otel_streamslo.instrumentation.bedrock import BedrockStreamInstrumentor
 from tests.conftest import Telemetry
 from tests.contract.drivers.bedrock_sdk import Client
 from tests.instrumentation.bedrock.conftest import converse
-from tests.instrumentation.openai.test_zero_code import BIN, _spans
+from tests.instrumentation.zero_code import INSTRUMENT, our_spans, reasons, run_app
 
 TARGET = "botocore.client:BaseClient._make_api_call"
 
@@ -86,28 +83,8 @@ APP = textwrap.dedent(
 
 
 def test_opentelemetry_instrument_emits_our_spans(chaos: Any, tmp_path: Path) -> None:
-    script = tmp_path / "app.py"
-    script.write_text(APP)
-    env = {
-        **os.environ,
-        "CHAOS_URL": chaos.base_url,
-        "OTEL_TRACES_EXPORTER": "console",
-        "OTEL_METRICS_EXPORTER": "none",
-        "OTEL_LOGS_EXPORTER": "none",
-    }
-    proc = subprocess.run(
-        [str(BIN / "opentelemetry-instrument"), sys.executable, str(script)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "APP-DONE" in proc.stdout
-    ours = [s for s in _spans(proc.stdout) if "streamslo.termination.reason" in s["attributes"]]
-    reasons = sorted(s["attributes"]["streamslo.termination.reason"] for s in ours)
-    assert reasons == ["completed", "connection_dropped", "truncated"]
+    ours = our_spans(run_app(APP, tmp_path, {"CHAOS_URL": chaos.base_url}, INSTRUMENT))
+    assert reasons(ours) == ["completed", "connection_dropped", "truncated"]
     assert all(s["attributes"]["gen_ai.provider.name"] == "aws.bedrock" for s in ours)
 
 
@@ -115,13 +92,7 @@ def test_content_recorded_when_opted_in(telemetry: Telemetry, bedrock: Client) -
     """With ``capture_content=True`` the prompt and the streamed answer are on the span (Converse, Invoke)."""
     import json
 
-    inst = BedrockStreamInstrumentor()
-    inst.instrument(
-        tracer_provider=telemetry.tracer_provider,
-        meter_provider=telemetry.meter_provider,
-        capture_content=True,
-    )
-    try:
+    with telemetry.instrumented(BedrockStreamInstrumentor(), capture_content=True):
         for _ in converse(bedrock, {})["stream"]:
             pass
         body = json.dumps(
@@ -132,8 +103,6 @@ def test_content_recorded_when_opted_in(telemetry: Telemetry, bedrock: Client) -
             "body"
         ]:
             pass
-    finally:
-        inst.uninstrument()
     spans = telemetry.spans()
     assert len(spans) == 2
     for span, prompt, answer in zip(spans, ("hello", "yo"), ("tok0 tok1 tok2 tok3 ", "tok0 tok1 tok2 ")):

@@ -62,13 +62,8 @@ def config(**hdrs: str) -> Any:
 
 @pytest.fixture
 def tel(telemetry: Telemetry) -> Iterator[Telemetry]:
-    inst = GoogleGenAIStreamInstrumentor()
-    inst.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
-    try:
-        yield telemetry
-    finally:
-        inst.uninstrument()
-        gc.collect()
+    with telemetry.instrumented(GoogleGenAIStreamInstrumentor()) as tel:
+        yield tel
 
 
 def attrs_of(span: Any) -> dict[str, Any]:

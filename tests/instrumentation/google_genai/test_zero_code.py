@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
-from tests.instrumentation.openai.test_zero_code import _run, _spans
-
-BIN = Path(sys.executable).parent
+from tests.instrumentation.openai.test_zero_code import _run
+from tests.instrumentation.zero_code import INSTRUMENT, our_spans, reasons
 
 APP = textwrap.dedent(
     """
@@ -36,11 +34,7 @@ APP = textwrap.dedent(
 
 
 def test_opentelemetry_instrument_emits_our_spans(chaos: Any, tmp_path: Path) -> None:
-    proc = _run(APP, chaos, tmp_path, str(BIN / "opentelemetry-instrument"))
-    assert proc.returncode == 0, proc.stderr
-    assert "APP-DONE" in proc.stdout
-    ours = [s for s in _spans(proc.stdout) if "streamslo.termination.reason" in s["attributes"]]
-    reasons = sorted(s["attributes"]["streamslo.termination.reason"] for s in ours)
-    assert reasons == ["completed", "connection_dropped", "truncated"]  # and none for `never`
+    ours = our_spans(_run(APP, chaos, tmp_path, INSTRUMENT))
+    assert reasons(ours) == ["completed", "connection_dropped", "truncated"]  # and none for `never`
     assert all(s["name"] == "generate_content zero-code" and s["kind"] == "SpanKind.CLIENT" for s in ours)
     assert all(s["attributes"]["gen_ai.provider.name"] == "gcp.gemini" for s in ours)

@@ -3,16 +3,11 @@ instrumentors, which must stay silent under litellm): one span per litellm call.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
-from tests.instrumentation.openai.test_zero_code import _spans
-
-BIN = Path(sys.executable).parent
+from tests.instrumentation.zero_code import INSTRUMENT, our_spans, run_app
 
 APP = textwrap.dedent(
     """
@@ -47,29 +42,13 @@ APP = textwrap.dedent(
 
 
 def test_opentelemetry_instrument_one_span_per_litellm_call(chaos: Any, tmp_path: Path) -> None:
-    script = tmp_path / "app.py"
-    script.write_text(APP)
     env = {
-        **os.environ,
         "OPENAI_URL": chaos.openai_base_url,
         "ANTHROPIC_URL": chaos.anthropic_base_url,
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "OTEL_TRACES_EXPORTER": "console",
-        "OTEL_METRICS_EXPORTER": "none",
-        "OTEL_LOGS_EXPORTER": "none",
         "OTEL_SERVICE_NAME": "zero-code-litellm",
     }
-    proc = subprocess.run(
-        [str(BIN / "opentelemetry-instrument"), sys.executable, str(script)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    assert "APP-DONE" in proc.stdout
-    ours = [s for s in _spans(proc.stdout) if "streamslo.termination.reason" in s["attributes"]]
+    ours = our_spans(run_app(APP, tmp_path, env, INSTRUMENT, timeout=240))
     got = sorted(
         (
             s["attributes"]["gen_ai.provider.name"],

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
-BIN = Path(sys.executable).parent
+from tests.instrumentation.zero_code import INSTRUMENT, our_spans, reasons, run_app
 
 APP = textwrap.dedent(
     """
@@ -50,61 +47,20 @@ EXIT_APP = textwrap.dedent(
 )
 
 
-def _spans(stdout: str) -> list[dict[str, Any]]:
-    """Parse the console exporter's pretty-printed JSON objects out of stdout."""
-    decoder = json.JSONDecoder()
-    spans, i = [], 0
-    while True:
-        start = stdout.find("{", i)
-        if start < 0:
-            return spans
-        try:
-            obj, end = decoder.raw_decode(stdout, start)
-        except json.JSONDecodeError:
-            i = start + 1
-            continue
-        if isinstance(obj, dict) and "attributes" in obj and "context" in obj:
-            spans.append(obj)
-        i = end
-
-
 def _run(code: str, chaos: Any, tmp_path: Path, *prefix: str) -> subprocess.CompletedProcess[str]:
-    script = tmp_path / "app.py"
-    script.write_text(code)
-    env = {
-        **os.environ,
-        "CHAOS_URL": chaos.openai_base_url,
-        "OTEL_TRACES_EXPORTER": "console",
-        "OTEL_METRICS_EXPORTER": "none",
-        "OTEL_LOGS_EXPORTER": "none",
-        "OTEL_SERVICE_NAME": "zero-code-app",
-    }
-    return subprocess.run(
-        [*prefix, sys.executable, str(script)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = {"CHAOS_URL": chaos.openai_base_url, "OTEL_SERVICE_NAME": "zero-code-app"}
+    return run_app(code, tmp_path, env, *prefix)
 
 
 def test_opentelemetry_instrument_emits_our_spans(chaos: Any, tmp_path: Path) -> None:
-    proc = _run(APP, chaos, tmp_path, str(BIN / "opentelemetry-instrument"))
-    assert proc.returncode == 0, proc.stderr
-    assert "APP-DONE" in proc.stdout
-    ours = [s for s in _spans(proc.stdout) if "streamslo.termination.reason" in s["attributes"]]
-    reasons = sorted(s["attributes"]["streamslo.termination.reason"] for s in ours)
-    assert reasons == ["completed", "connection_dropped", "truncated"]
+    ours = our_spans(_run(APP, chaos, tmp_path, INSTRUMENT))
+    assert reasons(ours) == ["completed", "connection_dropped", "truncated"]
     assert all(s["name"] == "chat zero-code" and s["kind"] == "SpanKind.CLIENT" for s in ours)
     assert all(s["resource"]["attributes"]["service.name"] == "zero-code-app" for s in ours)
 
 
 def test_interpreter_exit_ends_open_streams(chaos: Any, tmp_path: Path) -> None:
-    proc = _run(EXIT_APP, chaos, tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert "LEAVING" in proc.stdout
-    ours = [s for s in _spans(proc.stdout) if "streamslo.termination.reason" in s["attributes"]]
+    ours = our_spans(_run(EXIT_APP, chaos, tmp_path), done="LEAVING")
     assert len(ours) == 1
     attrs = ours[0]["attributes"]
     assert attrs["streamslo.termination.reason"] == "client_abandoned"
