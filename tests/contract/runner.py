@@ -177,3 +177,14 @@ async def run_async(
         gc.collect()
         await asyncio.sleep(0)
     return seen
+
+
+async def run_call(
+    driver: Driver, chaos: Any, tel: Any, mode: str, is_async: bool, ending: str, fault: str
+) -> Observed:
+    """One call on a fresh sync or async client of ``driver``, left by ``ending``."""
+    if is_async:
+        async with make_client(driver, chaos, tel, asynchronous=True) as client:
+            return await run_async(driver, client, mode, ending, fault)
+    with make_client(driver, chaos, tel, asynchronous=False) as client:
+        return run_sync(driver, client, mode, ending, fault)

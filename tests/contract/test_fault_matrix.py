@@ -16,7 +16,7 @@ from tests.contract.checks import check_ending
 from tests.contract.conftest import cells
 from tests.contract.drivers import DRIVERS, VARIANTS, Driver
 from tests.contract.faults import ENDINGS, MATRIX_FAULTS
-from tests.contract.runner import make_client, run_async, run_sync
+from tests.contract.runner import run_call
 
 ARGS = ("driver", "mode", "is_async", "ending", "fault")
 EARLY = tuple(e for e in ENDINGS if e != "consume")  # consume: test_termination.py
@@ -29,10 +29,5 @@ EARLY = tuple(e for e in ENDINGS if e != "consume")  # consume: test_termination
 async def test_client_ending(
     instrumented: Telemetry, chaos: Any, driver: Driver, mode: str, is_async: bool, ending: str, fault: str
 ) -> None:
-    if is_async:
-        async with make_client(driver, chaos, instrumented, asynchronous=True) as client:
-            seen = await run_async(driver, client, mode, ending, fault)
-    else:
-        with make_client(driver, chaos, instrumented, asynchronous=False) as client:
-            seen = run_sync(driver, client, mode, ending, fault)
+    seen = await run_call(driver, chaos, instrumented, mode, is_async, ending, fault)
     check_ending(instrumented, driver, fault, mode, ending, seen)

@@ -18,7 +18,7 @@ from tests.contract.checks import check_consumed, only_span
 from tests.contract.conftest import cells
 from tests.contract.drivers import DRIVERS, VARIANTS, Driver
 from tests.contract.drivers.base import has_name
-from tests.contract.runner import make_client, run_async, run_sync
+from tests.contract.runner import make_client, run_call, run_sync
 
 ARGS = ("driver", "mode", "is_async", "ending", "fault")
 
@@ -27,12 +27,7 @@ ARGS = ("driver", "mode", "is_async", "ending", "fault")
 async def test_consumed_stream_ends_with_its_reason(
     instrumented: Telemetry, chaos: Any, driver: Driver, mode: str, is_async: bool, ending: str, fault: str
 ) -> None:
-    if is_async:
-        async with make_client(driver, chaos, instrumented, asynchronous=True) as client:
-            seen = await run_async(driver, client, mode, ending, fault)
-    else:
-        with make_client(driver, chaos, instrumented, asynchronous=False) as client:
-            seen = run_sync(driver, client, mode, ending, fault)
+    seen = await run_call(driver, chaos, instrumented, mode, is_async, ending, fault)
     check_consumed(instrumented, driver, fault, mode, seen)
 
 
