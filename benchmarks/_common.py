@@ -66,23 +66,37 @@ VARIANTS = ("raw", "streamslo")
 Pass = Callable[[], tuple[int, int]]
 
 
-def cpu_of_streams(streams: int, open_stream: Callable[[], Iterable[Any]]) -> tuple[int, int]:
-    """``process_time_ns`` spent opening and reading ``streams`` streams, and the chunks they gave."""
+def cpu_of_streams(
+    streams: int, open_stream: Callable[[], Iterable[Any]], settle: Optional[Callable[[], None]] = None
+) -> tuple[int, int]:
+    """``process_time_ns`` spent opening and reading ``streams`` streams, and the chunks they gave.
+
+    ``settle()`` runs inside the timing: it waits for background work the streams left (an SDK's
+    logging threads), so that CPU counts in this pass and not in the next variant's.
+    """
     chunks = 0
     started = time.process_time_ns()
     for _ in range(streams):
         for _chunk in open_stream():
             chunks += 1
+    if settle is not None:
+        settle()
     return time.process_time_ns() - started, chunks
 
 
-async def acpu_of_streams(streams: int, open_stream: Callable[[], Awaitable[Any]]) -> tuple[int, int]:
+async def acpu_of_streams(
+    streams: int,
+    open_stream: Callable[[], Awaitable[Any]],
+    settle: Optional[Callable[[], Awaitable[None]]] = None,
+) -> tuple[int, int]:
     """:func:`cpu_of_streams` for async streams (``await open_stream()`` gives an async iterable)."""
     chunks = 0
     started = time.process_time_ns()
     for _ in range(streams):
         async for _chunk in await open_stream():
             chunks += 1
+    if settle is not None:
+        await settle()
     return time.process_time_ns() - started, chunks
 
 
@@ -90,7 +104,8 @@ def paired_cpu_rounds(rounds: int, instrumentor: Callable[[], Any], run_pass: Pa
     """``raw`` and ``streamslo`` passes alternating in every round (order rotating), paired per round.
 
     ``streamslo`` is ``instrumentor()`` instrumented on an in-memory pipeline (synchronous span
-    processor and exporter, in-memory metric reader) for its pass only. Returns µs per chunk of each
+    processor and exporter, in-memory metric reader) for its pass only; a collection runs before every
+    pass, and the heap after the warm-up round is frozen (``gc.freeze()``). Returns µs per chunk of each
     variant, the paired added µs per chunk and ratio, as median / quartiles / range.
     """
     from opentelemetry.sdk.metrics import MeterProvider
@@ -121,7 +136,9 @@ def paired_cpu_rounds(rounds: int, instrumentor: Callable[[], Any], run_pass: Pa
                 raise RuntimeError(f"{type(inst).__name__} recorded no span: nothing was measured")
             got[variant] = cpu / chunks / 1000.0
         exporter.clear()
-        if r < 0:
+        if r < 0:  # warm: what is loaded now stays, out of the collector's way (a full pass over
+            gc.collect()  # litellm's module graph costs ~0.2 s, and would land in a random pass)
+            gc.freeze()
             continue
         for variant, value in got.items():
             per_chunk[variant].append(value)
@@ -134,15 +151,13 @@ def paired_cpu_rounds(rounds: int, instrumentor: Callable[[], Any], run_pass: Pa
     }
 
 
-def cpu_args(
-    doc: str, argv: Optional[list[str]], rounds: int = 15, streams: int = 4, tokens: int = 200
-) -> argparse.Namespace:
+def cpu_parser(doc: str, rounds: int = 15, streams: int = 4, tokens: int = 200) -> argparse.ArgumentParser:
     """The command line of the paired client-CPU benchmarks (``--rounds --streams --tokens``)."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--streams", type=int, default=streams, help="streams per pass")
     parser.add_argument("--tokens", type=int, default=tokens, help="content chunks per stream")
-    return parser.parse_args(argv)
+    return parser
 
 
 def report_pairs(suite: str, args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:

@@ -22,7 +22,7 @@ import sys
 from typing import Any, Callable
 
 from benchmarks._chaos import chaos_process
-from benchmarks._common import cpu_args, cpu_of_streams, paired_cpu_rounds, report_pairs
+from benchmarks._common import cpu_of_streams, cpu_parser, paired_cpu_rounds, report_pairs
 
 CONVERSE_MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 INVOKE_MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
@@ -30,7 +30,7 @@ MESSAGES = [{"role": "user", "content": [{"text": "hi"}]}]
 INVOKE_BODY = json.dumps(
     {
         "anthropic_version": "bedrock-2023-05-31",
-        "max_tokens": 64,
+        "max_tokens": 1_000_000,  # the chaos provider stops at max_tokens: x-chaos-tokens decides
         "messages": [{"role": "user", "content": "hi"}],
     }
 )
@@ -77,7 +77,7 @@ def measure(args: argparse.Namespace, client: Any, open_stream: Callable[[Any], 
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = cpu_args(__doc__ or "", argv)
+    args = cpu_parser(__doc__ or "", rounds=25).parse_args(argv)  # cheap chunks: more rounds
     headers = {"x-chaos-fault": "none", "x-chaos-tokens": str(args.tokens), "x-chaos-chunk-delay": "0"}
     with chaos_process() as endpoint_url:
         client = make_client(endpoint_url, headers)

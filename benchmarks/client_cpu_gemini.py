@@ -19,7 +19,7 @@ import sys
 from typing import Any, Callable
 
 from benchmarks._chaos import chaos_process
-from benchmarks._common import acpu_of_streams, cpu_args, cpu_of_streams, paired_cpu_rounds, report_pairs
+from benchmarks._common import acpu_of_streams, cpu_of_streams, cpu_parser, paired_cpu_rounds, report_pairs
 
 
 def make_client(base_url: str) -> Any:
@@ -70,7 +70,7 @@ def measure(
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = cpu_args(__doc__ or "", argv)
+    args = cpu_parser(__doc__ or "").parse_args(argv)
     with chaos_process() as base_url:
         results = {
             "sync_httpx2": measure(args, base_url, sync_pass),

@@ -21,10 +21,11 @@ import asyncio
 import importlib
 import os
 import sys
+import time
 from typing import Any
 
 from benchmarks._chaos import chaos_process
-from benchmarks._common import acpu_of_streams, cpu_args, cpu_of_streams, paired_cpu_rounds, report_pairs
+from benchmarks._common import acpu_of_streams, cpu_of_streams, cpu_parser, paired_cpu_rounds, report_pairs
 
 #: dialect -> (litellm model, path of the chaos provider's base URL litellm's ``api_base`` takes)
 ROUTES = {"openai": ("openai/gpt-4o-mini", "/v1"), "anthropic": ("anthropic/claude-sonnet-4-5", "")}
@@ -44,12 +45,37 @@ def call_kwargs(base_url: str, dialect: str, tokens: int) -> dict[str, Any]:
         "api_key": "bench",
         "stream": True,
         "stream_options": {"include_usage": True},
-        "max_tokens": 64,
+        "max_tokens": 1_000_000,  # the chaos provider stops at max_tokens: x-chaos-tokens decides
         "num_retries": 0,
         "max_retries": 0,
         "timeout": 30,
         "extra_headers": {"x-chaos-fault": "none", "x-chaos-tokens": str(tokens), "x-chaos-chunk-delay": "0"},
     }
+
+
+def settle() -> None:
+    """Wait (bounded) until litellm's logging thread pool has run everything submitted to it."""
+    from litellm.litellm_core_utils.thread_pool_executor import executor
+
+    deadline = time.monotonic() + 10
+    try:
+        while executor._pending_slots._value < executor._max_pending_tasks and time.monotonic() < deadline:
+            time.sleep(0.001)
+    except AttributeError:  # another litellm: no wait (its background CPU may then fall in a later pass)
+        return
+
+
+async def asettle() -> None:
+    """Await the tasks the streams left on the loop (success handlers, caching), then :func:`settle`."""
+    from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
+
+    keep = {asyncio.current_task(), getattr(GLOBAL_LOGGING_WORKER, "_worker_task", None)}
+    for _ in range(100):
+        left = [t for t in asyncio.all_tasks() if t not in keep]
+        if not left:
+            break
+        await asyncio.wait(left, timeout=10)
+    settle()
 
 
 def measure(
@@ -61,11 +87,12 @@ def measure(
     litellm = load_litellm()
 
     def sync_pass() -> tuple[int, int]:
-        return cpu_of_streams(args.streams, lambda: litellm.completion(**kwargs))
+        return cpu_of_streams(args.streams, lambda: litellm.completion(**kwargs), settle)
 
     def async_pass() -> tuple[int, int]:
         assert loop is not None
-        return loop.run_until_complete(acpu_of_streams(args.streams, lambda: litellm.acompletion(**kwargs)))
+        run = acpu_of_streams(args.streams, lambda: litellm.acompletion(**kwargs), asettle)
+        return loop.run_until_complete(run)
 
     return paired_cpu_rounds(
         args.rounds, LiteLLMStreamInstrumentor, sync_pass if loop is None else async_pass
@@ -73,13 +100,15 @@ def measure(
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = cpu_args(__doc__ or "", argv)
+    parser = cpu_parser(__doc__ or "", rounds=21, streams=1)  # ~1 ms chunks: short passes, more pairs
+    parser.add_argument("--dialects", default=",".join(ROUTES), help="comma-separated: openai,anthropic")
+    args = parser.parse_args(argv)
     load_litellm()  # imported before instrument(), so its targets exist
     loop = asyncio.new_event_loop()
     results: dict[str, dict[str, Any]] = {}
     try:
         with chaos_process() as base_url:
-            for dialect in ROUTES:
+            for dialect in args.dialects.split(","):
                 kwargs = call_kwargs(base_url, dialect, args.tokens)
                 results[f"sync_{dialect}"] = measure(args, kwargs, None)
                 results[f"async_{dialect}"] = measure(args, kwargs, loop)
