@@ -3,9 +3,10 @@ over OTLP to the given collectors.
 
 Peers: OpenLLMetry, OpenInference, contrib genai-openai (openai SDK), contrib google-genai
 (google-genai SDK, ``generate_content_stream``) and contrib botocore (boto3, Bedrock
-``converse_stream`` as ``botocore``, ``invoke_model_with_response_stream`` on a Claude model as
-``botocore_invoke``). Run in a subprocess with the peer's isolated install directory first on
-``PYTHONPATH`` (peers are never installed into the project's venv), e.g.::
+``converse_stream`` as ``botocore``; ``invoke_model_with_response_stream`` on a Claude model as
+``botocore_invoke``, on a Llama model as ``botocore_invoke_meta``). Run in a subprocess with the
+peer's isolated install directory first on ``PYTHONPATH`` (peers are never installed into the
+project's venv), e.g.::
 
     PYTHONPATH=<peer dir>:<repo> python -m tests.e2e_collector.peer_driver openllmetry CHAOS_URL OTLP...
 
@@ -42,6 +43,19 @@ SCENARIOS: dict[str, tuple[str, str]] = {
 }
 READ_TIMEOUT = 0.8  # seconds; the stall lasts 3
 BEDROCK_CLAUDE = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+# botocore peer -> Bedrock operation; invoke operation -> (model id, request body)
+BEDROCK_PEERS = {"botocore": "converse", "botocore_invoke": "invoke", "botocore_invoke_meta": "invoke_meta"}
+INVOKE_BODIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "invoke": (
+        BEDROCK_CLAUDE,
+        {
+            "anthropic_version": "bedrock-2023-05-31",
+            "max_tokens": 64,
+            "messages": [{"role": "user", "content": "hi"}],
+        },
+    ),
+    "invoke_meta": ("meta.llama3-1-8b-instruct-v1:0", {"prompt": "hi", "max_gen_len": 64}),
+}
 
 Call = Callable[[str], Any]  # chaos fault -> the stream the app reads
 
@@ -72,7 +86,7 @@ def instrument(peer: str, tp: TracerProvider) -> None:
         from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor as Inst  # type: ignore[no-redef]
     elif peer == "google_genai":
         from opentelemetry.instrumentation.google_genai import GoogleGenAiSdkInstrumentor as Inst  # type: ignore[no-redef]
-    elif peer in ("botocore", "botocore_invoke"):
+    elif peer in BEDROCK_PEERS:
         from opentelemetry.instrumentation.botocore import BotocoreInstrumentor as Inst  # type: ignore[no-redef]
     else:
         raise SystemExit(f"unknown peer {peer}")
@@ -126,7 +140,7 @@ def gemini_caller(chaos_url: str) -> tuple[Call, Callable[[], None], tuple[type[
 
 
 def bedrock_caller(
-    chaos_url: str, invoke: bool
+    chaos_url: str, operation: str
 ) -> tuple[Call, Callable[[], None], tuple[type[BaseException], ...]]:
     import boto3
     from botocore.config import Config
@@ -153,17 +167,11 @@ def bedrock_caller(
     def call(fault: str) -> Any:
         current.clear()
         current.update(headers(fault))
-        if invoke:
-            body = json.dumps(
-                {
-                    "anthropic_version": "bedrock-2023-05-31",
-                    "max_tokens": 64,
-                    "messages": [{"role": "user", "content": "hi"}],
-                }
-            )
-            return client.invoke_model_with_response_stream(modelId=BEDROCK_CLAUDE, body=body)["body"]
-        messages = [{"role": "user", "content": [{"text": "hi"}]}]
-        return client.converse_stream(modelId=BEDROCK_CLAUDE, messages=messages)["stream"]
+        if operation == "converse":
+            messages = [{"role": "user", "content": [{"text": "hi"}]}]
+            return client.converse_stream(modelId=BEDROCK_CLAUDE, messages=messages)["stream"]
+        model, body = INVOKE_BODIES[operation]
+        return client.invoke_model_with_response_stream(modelId=model, body=json.dumps(body))["body"]
 
     return call, client.close, (BotoCoreError, ClientError, HTTPError, OSError)
 
@@ -183,8 +191,8 @@ def headers(fault: str) -> dict[str, str]:
 def caller(peer: str, chaos_url: str) -> tuple[Call, Callable[[], None], tuple[type[BaseException], ...]]:
     if peer == "google_genai":
         return gemini_caller(chaos_url)
-    if peer in ("botocore", "botocore_invoke"):
-        return bedrock_caller(chaos_url, invoke=peer == "botocore_invoke")
+    if peer in BEDROCK_PEERS:
+        return bedrock_caller(chaos_url, BEDROCK_PEERS[peer])
     return openai_caller(chaos_url)
 
 
