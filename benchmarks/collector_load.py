@@ -31,13 +31,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 import yaml
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
-from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from benchmarks._common import BENCH, CACHE, ROOT, write_result
 from otel_streamslo.core.lifecycle import TerminationReason
+from tests.otlp_spans import client_span, export_body
 
 COLLECTOR = ROOT / "collector"
 BINARY = COLLECTOR / "_build" / "otelcol-streamslo"
@@ -52,16 +49,6 @@ def log(msg: str) -> None:
 
 
 # --- load ----------------------------------------------------------------------------------------
-
-
-def _kv(key: str, value: Any) -> KeyValue:
-    if isinstance(value, bool):
-        return KeyValue(key=key, value=AnyValue(bool_value=value))
-    if isinstance(value, int):
-        return KeyValue(key=key, value=AnyValue(int_value=value))
-    if isinstance(value, float):
-        return KeyValue(key=key, value=AnyValue(double_value=value))
-    return KeyValue(key=key, value=AnyValue(string_value=str(value)))
 
 
 def span_attrs(i: int) -> dict[str, Any]:
@@ -104,31 +91,21 @@ def build_bodies(batch: int, count: int, seed: int = 7) -> list[bytes]:
     """``count`` distinct serialised ExportTraceServiceRequest bodies of ``batch`` spans each."""
     rng = random.Random(seed)
     now = time.time_ns()
+    start = now - 4_000_000_000
     bodies = []
     for b in range(count):
-        spans = []
-        for i in range(batch):
-            start = now - 4_000_000_000
-            spans.append(
-                Span(
-                    trace_id=rng.randbytes(16),
-                    span_id=rng.randbytes(8),
-                    name="chat gpt-4o",
-                    kind=Span.SPAN_KIND_CLIENT,
-                    start_time_unix_nano=start,
-                    end_time_unix_nano=start + 3_500_000_000,
-                    attributes=[_kv(k, v) for k, v in span_attrs(b * batch + i).items()],
-                )
+        spans = [
+            client_span(
+                "chat gpt-4o",
+                rng.randbytes(16),
+                rng.randbytes(8),
+                start,
+                start + 3_500_000_000,
+                span_attrs(b * batch + i),
             )
-        req = ExportTraceServiceRequest(
-            resource_spans=[
-                ResourceSpans(
-                    resource=Resource(attributes=[_kv("service.name", "bench-app")]),
-                    scope_spans=[ScopeSpans(scope=InstrumentationScope(name="otel_streamslo"), spans=spans)],
-                )
-            ]
-        )
-        bodies.append(req.SerializeToString())
+            for i in range(batch)
+        ]
+        bodies.append(export_body("bench-app", spans))
     return bodies
 
 

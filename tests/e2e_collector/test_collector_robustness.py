@@ -11,12 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from tests.e2e_collector.collector_harness import BINARY, CONFIG_STREAMSLO, Collector, parse_prometheus
+from tests.otlp_spans import client_span, export_body
 
 CALLS = "traces_span_metrics_calls_total"
 REASONS = ["completed", "length", "server_error_event", "connection_dropped", "truncated", "client_cancelled"]
@@ -44,48 +41,22 @@ def post(col: Collector, body: bytes, content_type: str) -> int:
         return int(err.code)
 
 
-def kv(key: str, value: object) -> KeyValue:
-    if isinstance(value, bool):
-        return KeyValue(key=key, value=AnyValue(bool_value=value))
-    if isinstance(value, int):
-        return KeyValue(key=key, value=AnyValue(int_value=value))
-    if isinstance(value, float):
-        return KeyValue(key=key, value=AnyValue(double_value=value))
-    return KeyValue(key=key, value=AnyValue(string_value=str(value)))
-
-
 def batch(start: int, n: int, service: str, reasons: list[object]) -> bytes:
     spans = []
     for i in range(start, start + n):
-        attrs = [
-            kv("gen_ai.operation.name", "chat"),
-            kv("gen_ai.provider.name", "openai"),
-            kv("gen_ai.request.model", "load"),
-            kv("gen_ai.request.stream", True),
-            kv("http.response.status_code", 200),
-            kv("streamslo.termination.reason", reasons[i % len(reasons)]),
-            kv("streamslo.time_to_first_token", 0.25),
-        ]
-        spans.append(
-            Span(
-                trace_id=(i + 1).to_bytes(16, "big"),
-                span_id=(i + 1).to_bytes(8, "big"),
-                name="chat load",
-                kind=Span.SPAN_KIND_CLIENT,
-                start_time_unix_nano=1_700_000_000_000_000_000 + i,
-                end_time_unix_nano=1_700_000_000_500_000_000 + i,
-                attributes=attrs,
-            )
-        )
-    req = ExportTraceServiceRequest(
-        resource_spans=[
-            ResourceSpans(
-                resource=Resource(attributes=[kv("service.name", service)]),
-                scope_spans=[ScopeSpans(spans=spans)],
-            )
-        ]
-    )
-    return bytes(req.SerializeToString())
+        attrs = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "load",
+            "gen_ai.request.stream": True,
+            "http.response.status_code": 200,
+            "streamslo.termination.reason": reasons[i % len(reasons)],
+            "streamslo.time_to_first_token": 0.25,
+        }
+        begin = 1_700_000_000_000_000_000 + i
+        trace_id, span_id = (i + 1).to_bytes(16, "big"), (i + 1).to_bytes(8, "big")
+        spans.append(client_span("chat load", trace_id, span_id, begin, begin + 500_000_000, attrs))
+    return export_body(service, spans, scope=None)
 
 
 def calls_for(col: Collector, service: str) -> dict[str, int]:

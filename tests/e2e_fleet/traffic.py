@@ -10,12 +10,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
-from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
-
 from otel_streamslo.core.lifecycle import OutcomePolicy, TerminationReason
+from tests.otlp_spans import client_span, export_body
 
 DEMO = "streamslo-demo"  # the service of the generated rules (dashboards/slo/streamslo.yaml)
 SERVICES = [DEMO, "chat-api", "search-api", "agent-runner", "summarizer", "batch-jobs"]
@@ -35,16 +31,6 @@ MIX: list[tuple[TerminationReason, int, int]] = [
     (TerminationReason.CONSUMER_ERROR, 1, 200),
 ]
 POLICY = OutcomePolicy()
-
-
-def _kv(key: str, value: Any) -> KeyValue:
-    if isinstance(value, bool):
-        return KeyValue(key=key, value=AnyValue(bool_value=value))
-    if isinstance(value, int):
-        return KeyValue(key=key, value=AnyValue(int_value=value))
-    if isinstance(value, float):
-        return KeyValue(key=key, value=AnyValue(double_value=value))
-    return KeyValue(key=key, value=AnyValue(string_value=str(value)))
 
 
 @dataclass
@@ -70,26 +56,10 @@ def make_batch(rng: random.Random, service: str, picks: list[tuple[TerminationRe
             "streamslo.time_to_completion": 2.5,
         }
         spans.append(
-            Span(
-                trace_id=rng.randbytes(16),
-                span_id=rng.randbytes(8),
-                name="chat gpt-4o",
-                kind=Span.SPAN_KIND_CLIENT,
-                start_time_unix_nano=now - 2_500_000_000,
-                end_time_unix_nano=now,
-                attributes=[_kv(k, v) for k, v in attrs.items()],
-            )
+            client_span("chat gpt-4o", rng.randbytes(16), rng.randbytes(8), now - 2_500_000_000, now, attrs)
         )
         truth[(service, reason.value, POLICY.outcome(reason, status).value)] += 1
-    req = ExportTraceServiceRequest(
-        resource_spans=[
-            ResourceSpans(
-                resource=Resource(attributes=[_kv("service.name", service)]),
-                scope_spans=[ScopeSpans(scope=InstrumentationScope(name="otel_streamslo"), spans=spans)],
-            )
-        ]
-    )
-    return Batch(req.SerializeToString(), truth, len(spans))
+    return Batch(export_body(service, spans), truth, len(spans))
 
 
 def warmup_batches(rng: random.Random, per_combo: int) -> list[Batch]:
