@@ -64,12 +64,13 @@ def log(msg: str) -> None:
 # --- processes -----------------------------------------------------------------------------------
 
 
-class Chaos:
-    """The chaos provider in its own process (so the client's core is not shared with the server)."""
+class ServerProc:
+    """A server module (``python -m``) in its own process that prints ``listening on <url>`` once up."""
 
-    def __init__(self) -> None:
+    def __init__(self, module: str, args: tuple[str, ...] = (), env: Optional[dict[str, str]] = None) -> None:
         self.proc = subprocess.Popen(
-            [PY, "-m", "benchmarks._chaos"],
+            [PY, "-m", module, *args],
+            env=env,
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -89,7 +90,7 @@ class Chaos:
                 break
         if not self.url:
             self.stop()
-            raise RuntimeError("chaos provider did not start")
+            raise RuntimeError(f"{module} did not start")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -101,39 +102,22 @@ class Chaos:
                 self.proc.wait()
 
 
-class SSEServer:
+class Chaos(ServerProc):
+    """The chaos provider in its own process (so the client's core is not shared with the server)."""
+
+    def __init__(self) -> None:
+        super().__init__("benchmarks._chaos")
+
+
+class SSEServer(ServerProc):
     """``benchmarks._sse_server`` in its own process: pre-rendered SSE bodies, next to no server CPU."""
 
     def __init__(self, scripts: dict[str, Path]) -> None:
-        args = ["--openai", str(scripts["openai"]), "--anthropic", str(scripts["anthropic"])]
         env = dict(os.environ)
         if (os.cpu_count() or 1) > 1:  # the server on the first CPU, the client workers on the last
             env["BENCH_PIN_CPU"] = "0"
-        self.proc = subprocess.Popen(
-            [PY, "-m", "benchmarks._sse_server", *args],
-            env=env,
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        m = re.search(r"listening on (http://\S+)", line)
-        if not m:
-            self.stop()
-            raise RuntimeError("sse server did not start")
-        self.url = m.group(1)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        args = ("--openai", str(scripts["openai"]), "--anthropic", str(scripts["anthropic"]))
+        super().__init__("benchmarks._sse_server", args, env)
 
 
 class WorkerProc:
@@ -603,174 +587,139 @@ def _count(n: str) -> str:
     return f"{i // 1_000_000}M" if i >= 1_000_000 else f"{i // 1000}k"
 
 
+VARIANTS = ["streamslo", "openai_v2", "openllmetry"]
+Row = tuple[str, dict[str, str]]
+
+
+def _pair(a: Any, b: Any, fmt: str) -> str:
+    return " / ".join("n/a" if x is None else fmt.format(x) for x in (a, b))
+
+
+def _get(d: Any, *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def _sync_async(
+    res: Any, key: str, fmt: str, variants: list[str] = VARIANTS, modes: tuple[str, str] = ("sync", "async")
+) -> dict[str, str]:
+    """``res[mode][variant][key]`` of both modes, ``a / b``, for each variant."""
+    return {v: _pair(_get(res, modes[0], v, key), _get(res, modes[1], v, key), fmt) for v in variants}
+
+
+def _openai_rows(oo: dict[str, Any]) -> list[Row]:
+    h = oo["results"]["headline"]
+    sdk = f"({h['sync']['sdk_us_per_chunk']:.0f} / {h['async']['sdk_us_per_chunk']:.0f} µs)"
+    return [
+        ("OpenAI: added µs per chunk, sync / async", _sync_async(h, "added_us_per_chunk", "{:.2f}")),
+        (f"… as % of the SDK's own µs per chunk {sdk}", _sync_async(h, "added_pct_of_sdk", "{:.2f}%")),
+        (
+            "OpenAI over a loopback socket: wall-time overhead, sync / async (noisy)",
+            _sync_async(h, "chaos_wall_overhead_pct", "{:+.1f}%"),
+        ),
+    ]
+
+
+def _ttft_rows(tt: dict[str, Any]) -> list[Row]:
+    t = tt["results"]["by_mode"]
+    return [
+        (
+            f"OpenAI TTFT added, {label}, sync / async (µs, median)",
+            _sync_async(t, "added_us_median", "{:+.0f}", modes=(f"{mode}/sync", f"{mode}/async")),
+        )
+        for mode, label in (("inproc", "in-process"), ("chaos", "loopback socket"))
+    ]
+
+
+def _memory_rows(mm: dict[str, Any]) -> list[Row]:
+    long_ = mm["results"]["long_stream_preparsed_traced"]
+    cells = {}
+    for v in VARIANTS:
+        s = _get(long_, v, "samples") or {}
+        pts = [f"{_count(k)}: {d['traced'] / 1024:.0f}" for k, d in s.items() if int(k) >= 10_000]
+        cells[v] = ", ".join(pts) or "n/a"
+    conc = mm["results"]["concurrent_async_streams"]
+    per_stream = {
+        v: _pair(
+            _get(conc, "variants", v, "added_traced_bytes_per_stream"),
+            _get(conc, "variants", v, "added_rss_bytes_per_stream"),
+            "{:+d}",
+        )
+        for v in VARIANTS
+    }
+    return [
+        ("OpenAI one long stream: KiB held at 10k / 100k / 1M chunks (tracemalloc)", cells),
+        (f"OpenAI per open async stream ({conc['rss_streams']} open): added bytes, traced / RSS", per_stream),
+    ]
+
+
+def _anthropic_rows(an: dict[str, Any]) -> list[Row]:
+    h = an["results"]["headline"]
+    native = _pair(
+        _get(h, "sync", "sdk_native", "added_us_per_chunk"),
+        _get(h, "async", "sdk_native", "added_us_per_chunk"),
+        "{:.2f}",
+    )
+    ours = ["streamslo", "openllmetry"]  # openai-v2 does not instrument Anthropic
+    sdk = f"({h['sync']['sdk_us_per_chunk']:.1f} / {h['async']['sdk_us_per_chunk']:.1f} µs)"
+    return [
+        (
+            f"Anthropic: added µs per chunk, sync / async (SDK's own tracing alone: {native})",
+            {**_sync_async(h, "added_us_per_chunk", "{:.2f}", ours), "openai_v2": "—"},
+        ),
+        (
+            f"… as % of the SDK's own µs per chunk {sdk}",
+            {**_sync_async(h, "added_pct_of_sdk", "{:.1f}%", ours), "openai_v2": "—"},
+        ),
+    ]
+
+
+def _collector_lines(co: dict[str, Any]) -> list[str]:
+    a = co["results"]["streamslo"].get("sustained")
+    b = co["results"]["no_streamslo"].get("sustained")
+    if not (a and b):
+        return []
+    per_span = (1 / a["spans_per_cpu_second"] - 1 / b["spans_per_cpu_second"]) * 1e6
+    return [
+        "",
+        f"Collector (`otelcol-streamslo`, 1 OTLP/HTTP sender on the same 2 cores): "
+        f"{a['achieved_rate']:,} spans/s sustained for {a['seconds']:.0f} s with "
+        f"{a['dropped']} dropped; {a['spans_per_cpu_second']:,} spans per collector CPU-second with "
+        f"the streamslo processor vs {b['spans_per_cpu_second']:,} without "
+        f"({per_span:.2f} µs of CPU per span for the processor); spanmetrics counts served by the "
+        f"Prometheus exporter equal the spans sent: {a['prometheus_counts_match']}.",
+    ]
+
+
 def compact_table() -> list[str]:
     """One short table over all suites (from results/*.json), for the READMEs."""
-    oo, tt, mm, an, co = (
-        _load(s)
-        for s in ("overhead_openai", "ttft_openai", "memory_openai", "overhead_anthropic", "collector")
-    )
-    variants = ["streamslo", "openai_v2", "openllmetry"]
     names = {
         "streamslo": "otel-streamslo",
         "openai_v2": "openai-v2 (official contrib)",
         "openllmetry": "OpenLLMetry",
     }
-    rows: list[tuple[str, dict[str, str]]] = []
-
-    def pair(a: Any, b: Any, fmt: str) -> str:
-        return " / ".join("n/a" if x is None else fmt.format(x) for x in (a, b))
-
-    def get(d: Any, *keys: str) -> Any:
-        for k in keys:
-            if not isinstance(d, dict) or k not in d:
-                return None
-            d = d[k]
-        return d
-
-    if oo:
-        h = oo["results"]["headline"]
-        rows.append(
-            (
-                "OpenAI: added µs per chunk, sync / async",
-                {
-                    v: pair(
-                        get(h, "sync", v, "added_us_per_chunk"),
-                        get(h, "async", v, "added_us_per_chunk"),
-                        "{:.2f}",
-                    )
-                    for v in variants
-                },
-            )
-        )
-        rows.append(
-            (
-                f"… as % of the SDK's own µs per chunk ({h['sync']['sdk_us_per_chunk']:.0f} / "
-                f"{h['async']['sdk_us_per_chunk']:.0f} µs)",
-                {
-                    v: pair(
-                        get(h, "sync", v, "added_pct_of_sdk"),
-                        get(h, "async", v, "added_pct_of_sdk"),
-                        "{:.2f}%",
-                    )
-                    for v in variants
-                },
-            )
-        )
-        rows.append(
-            (
-                "OpenAI over a loopback socket: wall-time overhead, sync / async (noisy)",
-                {
-                    v: pair(
-                        get(h, "sync", v, "chaos_wall_overhead_pct"),
-                        get(h, "async", v, "chaos_wall_overhead_pct"),
-                        "{:+.1f}%",
-                    )
-                    for v in variants
-                },
-            )
-        )
-    if tt:
-        t = tt["results"]["by_mode"]
-        for mode, label in (("inproc", "in-process"), ("chaos", "loopback socket")):
-            rows.append(
-                (
-                    f"OpenAI TTFT added, {label}, sync / async (µs, median)",
-                    {
-                        v: pair(
-                            get(t, f"{mode}/sync", v, "added_us_median"),
-                            get(t, f"{mode}/async", v, "added_us_median"),
-                            "{:+.0f}",
-                        )
-                        for v in variants
-                    },
-                )
-            )
-    if mm:
-        long_ = mm["results"]["long_stream_preparsed_traced"]
-        cells = {}
-        for v in variants:
-            s = get(long_, v, "samples") or {}
-            pts = [f"{_count(k)}: {d['traced'] / 1024:.0f}" for k, d in s.items() if int(k) >= 10_000]
-            cells[v] = ", ".join(pts) or "n/a"
-        rows.append(("OpenAI one long stream: KiB held at 10k / 100k / 1M chunks (tracemalloc)", cells))
-        conc = mm["results"]["concurrent_async_streams"]
-        rows.append(
-            (
-                f"OpenAI per open async stream ({conc['rss_streams']} open): added bytes, traced / RSS",
-                {
-                    v: pair(
-                        get(conc, "variants", v, "added_traced_bytes_per_stream"),
-                        get(conc, "variants", v, "added_rss_bytes_per_stream"),
-                        "{:+d}",
-                    )
-                    for v in variants
-                },
-            )
-        )
-    if an:
-        h = an["results"]["headline"]
-        native = pair(
-            get(h, "sync", "sdk_native", "added_us_per_chunk"),
-            get(h, "async", "sdk_native", "added_us_per_chunk"),
-            "{:.2f}",
-        )
-        rows.append(
-            (
-                f"Anthropic: added µs per chunk, sync / async (SDK's own tracing alone: {native})",
-                {
-                    "streamslo": pair(
-                        get(h, "sync", "streamslo", "added_us_per_chunk"),
-                        get(h, "async", "streamslo", "added_us_per_chunk"),
-                        "{:.2f}",
-                    ),
-                    "openai_v2": "—",
-                    "openllmetry": pair(
-                        get(h, "sync", "openllmetry", "added_us_per_chunk"),
-                        get(h, "async", "openllmetry", "added_us_per_chunk"),
-                        "{:.2f}",
-                    ),
-                },
-            )
-        )
-        rows.append(
-            (
-                f"… as % of the SDK's own µs per chunk ({h['sync']['sdk_us_per_chunk']:.1f} / "
-                f"{h['async']['sdk_us_per_chunk']:.1f} µs)",
-                {
-                    "streamslo": pair(
-                        get(h, "sync", "streamslo", "added_pct_of_sdk"),
-                        get(h, "async", "streamslo", "added_pct_of_sdk"),
-                        "{:.1f}%",
-                    ),
-                    "openai_v2": "—",
-                    "openllmetry": pair(
-                        get(h, "sync", "openllmetry", "added_pct_of_sdk"),
-                        get(h, "async", "openllmetry", "added_pct_of_sdk"),
-                        "{:.1f}%",
-                    ),
-                },
-            )
-        )
+    rows: list[Row] = []
+    for suite, build in (
+        ("overhead_openai", _openai_rows),
+        ("ttft_openai", _ttft_rows),
+        ("memory_openai", _memory_rows),
+        ("overhead_anthropic", _anthropic_rows),
+    ):
+        doc = _load(suite)
+        if doc:
+            rows += build(doc)
     lines = [
-        "| measure | " + " | ".join(names[v] for v in variants) + " |",
-        "|---|" + "---:|" * len(variants),
+        "| measure | " + " | ".join(names[v] for v in VARIANTS) + " |",
+        "|---|" + "---:|" * len(VARIANTS),
     ]
     for label, cells in rows:
-        lines.append(f"| {label} | " + " | ".join(cells.get(v, "n/a") for v in variants) + " |")
+        lines.append(f"| {label} | " + " | ".join(cells.get(v, "n/a") for v in VARIANTS) + " |")
+    co = _load("collector")
     if co and "streamslo" in co["results"]:
-        a = co["results"]["streamslo"].get("sustained")
-        b = co["results"]["no_streamslo"].get("sustained")
-        if a and b:
-            per_span = (1 / a["spans_per_cpu_second"] - 1 / b["spans_per_cpu_second"]) * 1e6
-            lines += [
-                "",
-                f"Collector (`otelcol-streamslo`, 1 OTLP/HTTP sender on the same 2 cores): "
-                f"{a['achieved_rate']:,} spans/s sustained for {a['seconds']:.0f} s with "
-                f"{a['dropped']} dropped; {a['spans_per_cpu_second']:,} spans per collector CPU-second with "
-                f"the streamslo processor vs {b['spans_per_cpu_second']:,} without "
-                f"({per_span:.2f} µs of CPU per span for the processor); spanmetrics counts served by the "
-                f"Prometheus exporter equal the spans sent: {a['prometheus_counts_match']}.",
-            ]
+        lines += _collector_lines(co)
     return lines
 
 

@@ -66,6 +66,23 @@ class CountingExporter(SpanExporter):
 # --- SDK apps: the same application code in every variant ----------------------------------------
 
 
+def sdk_clients(
+    sync_cls: Any, async_cls: Any, base_url: str, transport: Optional[ReplayTransport]
+) -> tuple[Any, Any]:
+    """A sync and an async client of one SDK (no retries), over ``transport`` when one is given."""
+    import httpx2
+
+    sync_kw: dict[str, Any] = {}
+    async_kw: dict[str, Any] = {}
+    if transport is not None:
+        sync_kw["http_client"] = httpx2.Client(transport=transport)
+        async_kw["http_client"] = httpx2.AsyncClient(transport=transport)
+    return (
+        sync_cls(base_url=base_url, api_key="bench", max_retries=0, **sync_kw),
+        async_cls(base_url=base_url, api_key="bench", max_retries=0, **async_kw),
+    )
+
+
 class OpenAIApp:
     sdk = "openai"
 
@@ -75,28 +92,7 @@ class OpenAIApp:
         self.openai = openai
 
     def clients(self, base_url: str, transport: Optional[ReplayTransport]) -> tuple[Any, Any]:
-        import httpx2
-
-        o = self.openai
-        if transport is None:
-            return (
-                o.OpenAI(base_url=base_url + "/v1", api_key="bench", max_retries=0),
-                o.AsyncOpenAI(base_url=base_url + "/v1", api_key="bench", max_retries=0),
-            )
-        return (
-            o.OpenAI(
-                base_url=base_url + "/v1",
-                api_key="bench",
-                max_retries=0,
-                http_client=httpx2.Client(transport=transport),
-            ),
-            o.AsyncOpenAI(
-                base_url=base_url + "/v1",
-                api_key="bench",
-                max_retries=0,
-                http_client=httpx2.AsyncClient(transport=transport),
-            ),
-        )
+        return sdk_clients(self.openai.OpenAI, self.openai.AsyncOpenAI, base_url + "/v1", transport)
 
     @staticmethod
     def _kwargs(tokens: int) -> dict[str, Any]:
@@ -132,28 +128,7 @@ class AnthropicApp:
         self.anthropic = anthropic
 
     def clients(self, base_url: str, transport: Optional[ReplayTransport]) -> tuple[Any, Any]:
-        import httpx2
-
-        a = self.anthropic
-        if transport is None:
-            return (
-                a.Anthropic(base_url=base_url, api_key="bench", max_retries=0),
-                a.AsyncAnthropic(base_url=base_url, api_key="bench", max_retries=0),
-            )
-        return (
-            a.Anthropic(
-                base_url=base_url,
-                api_key="bench",
-                max_retries=0,
-                http_client=httpx2.Client(transport=transport),
-            ),
-            a.AsyncAnthropic(
-                base_url=base_url,
-                api_key="bench",
-                max_retries=0,
-                http_client=httpx2.AsyncClient(transport=transport),
-            ),
-        )
+        return sdk_clients(self.anthropic.Anthropic, self.anthropic.AsyncAnthropic, base_url, transport)
 
     @staticmethod
     def _kwargs(tokens: int) -> dict[str, Any]:
