@@ -6,13 +6,13 @@ exactly the good / bad / excluded streams per reason the app saw.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import openai
 import pytest
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -32,6 +32,7 @@ from tests.e2e_collector.collector_harness import (
     Sample,
     parse_prometheus,
 )
+from tests.e2e_collector.peer_driver import openai_caller, read
 
 CALLS = "traces_span_metrics_calls_total"
 # (fault, consumer behaviour, how many) -> the app knows what it asked for and what it did.
@@ -83,30 +84,14 @@ def expected() -> Counter[tuple[str, str]]:
 
 
 def drive(chaos: Any) -> None:
-    client = openai.OpenAI(
-        base_url=chaos.openai_base_url, api_key="t", max_retries=0, timeout=openai.Timeout(10, read=0.8)
-    )
+    """Every ``MIX`` call through the real openai SDK (the peer driver's client and consumer)."""
+    call, close, errors = openai_caller(chaos.base_url)
     for fault, mode, n in MIX:
         for _ in range(n):
-            headers = {"x-chaos-fault": fault, "x-chaos-tokens": "8", "x-chaos-stall-seconds": "3"}
-            try:
-                stream = client.chat.completions.create(
-                    model="e2e-model",
-                    messages=[{"role": "user", "content": "hi"}],
-                    stream=True,
-                    stream_options={"include_usage": True},
-                    extra_headers=headers,
-                )
-                for _chunk in stream:
-                    if mode != "consume":
-                        break
-                if mode == "close":
-                    stream.close()
-                del stream
-                gc.collect()
-            except openai.OpenAIError:
-                pass
-    client.close()
+            with contextlib.suppress(*errors):
+                read(call(fault), mode)
+            gc.collect()
+    close()
 
 
 def by_reason(samples: list[Sample], name: str) -> Counter[tuple[str, str]]:
