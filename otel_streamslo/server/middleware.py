@@ -25,6 +25,9 @@ logger = logging.getLogger(__name__)
 ENV_CLOSE_UPSTREAM = "OTEL_STREAMSLO_CLOSE_UPSTREAM_ON_DISCONNECT"
 SCOPE_KEY = "otel_streamslo.response"
 _MAX_WALK = 64
+_AFTER_COLON = b";"  # body >= b";": its first byte is neither ":" (an SSE comment) nor absent
+_EVENT = b"event:"
+_V = 118  # ord("v"): a body without it has no `event:` field (memchr, no substring search)
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -107,7 +110,7 @@ class StreamSLOMiddleware:
             return message
 
         def observe(message: Message) -> None:
-            try:  # the per-message hot path
+            try:  # every message the fast path does not take
                 kind = message["type"]
                 if kind == "http.response.body":
                     body(message.get("body", b""), message.get("more_body", False))
@@ -116,29 +119,36 @@ class StreamSLOMiddleware:
             except Exception:
                 logger.debug("otel_streamslo: send bookkeeping failed", exc_info=True)
 
+        def on_send(message: Message) -> Awaitable[None]:
+            # The per-message hot path: one more data message (not the first, not the last) of a
+            # response already streaming. Subscripts, no type check: only http.response.body has
+            # both "more_body" and "body"; a missing key raises and the message takes the full path.
+            # SSE: only a body whose first byte sorts after ":" (not a comment, not empty) and that
+            # has no `event:` field ("v" absent: a memchr; else a substring search) is counted here.
+            try:
+                if resp.hot and message["more_body"]:
+                    data = message["body"]
+                    if (
+                        (data >= _AFTER_COLON and (_V not in data or data.find(_EVENT) < 0))
+                        if resp.sse
+                        else data
+                    ):
+                        resp.chunks += 1
+                        return send(message)  # no coroutine frame of ours per message
+            except Exception:  # not an error: the full path below handles the message
+                pass
+            observe(message)
+            return send(message)
+
         async def on_send_checked(message: Message) -> None:
             counted = resp.chunks
-            observe(message)
             try:
-                await send(message)
+                await on_send(message)
             except OSError:  # ASGI spec 2.4: a failed send is how a disconnect shows
                 resp.chunks = counted  # that message never reached the client
                 await _client_left(resp, close_upstream)
                 raise
 
-        def on_send(message: Message) -> Awaitable[None]:
-            try:  # fast path: one more data message of a response already streaming
-                if message["type"] == "http.response.body" and resp.hot and message.get("more_body", False):
-                    data = message.get("body", b"")
-                    if data and data[:1] != b":" and b"event:" not in data:
-                        resp.chunks += 1
-                        return send(message)  # no coroutine frame of ours per message
-            except Exception:
-                logger.debug("otel_streamslo: send bookkeeping failed", exc_info=True)
-            observe(message)
-            return send(message)
-
-        token = links.bind(resp.link)
         wrapped_send: Send = on_send_checked if _spec_2_4(scope) else on_send
         token = links.bind(resp.link)
         try:

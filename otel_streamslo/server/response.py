@@ -130,8 +130,8 @@ class ServedResponse:
     def body(self, body: bytes, more: bool) -> None:
         """A body message is about to be forwarded; the final one gets the verdict first.
 
-        The per-message hot path: a few attribute reads; SSE bodies are scanned only when they
-        start with a comment or contain ``event:``.
+        The full path (the middleware counts most data messages itself): the first data message,
+        SSE comments and ``event:`` fields, the final message, bodies that are not ``bytes``.
         """
         if not self.streamed:
             if not more:
@@ -140,6 +140,8 @@ class ServedResponse:
         if self.lc.state is _DONE:
             return
         if body:
+            if not isinstance(body, bytes):
+                body = bytes(body)  # Starlette also sends memoryview chunks
             sse_body = self.sse
             if not (sse_body and body[:1] == b":" and not sse.has_data(body)):
                 self.chunks += 1
