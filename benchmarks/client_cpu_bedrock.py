@@ -77,7 +77,7 @@ def measure(args: argparse.Namespace, client: Any, open_stream: Callable[[Any], 
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = cpu_parser(__doc__ or "", rounds=25).parse_args(argv)  # cheap chunks: more rounds
+    args = cpu_parser(__doc__ or "", rounds=61).parse_args(argv)  # cheap chunks: more rounds
     headers = {"x-chaos-fault": "none", "x-chaos-tokens": str(args.tokens), "x-chaos-chunk-delay": "0"}
     with chaos_process() as endpoint_url:
         client = make_client(endpoint_url, headers)

@@ -100,10 +100,16 @@ def measure(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cpu_parser(__doc__ or "", rounds=21, streams=1)  # ~1 ms chunks: short passes, more pairs
+    parser = cpu_parser(__doc__ or "", rounds=31, streams=1)  # ~1 ms chunks: short passes, more pairs
     parser.add_argument("--dialects", default=",".join(ROUTES), help="comma-separated: openai,anthropic")
+    parser.add_argument(
+        "--no-streaming-logging",
+        action="store_true",
+        help="litellm.disable_streaming_logging = True (no logging task per sync chunk on litellm's threads)",
+    )
     args = parser.parse_args(argv)
-    load_litellm()  # imported before instrument(), so its targets exist
+    litellm = load_litellm()  # imported before instrument(), so its targets exist
+    litellm.disable_streaming_logging = args.no_streaming_logging
     loop = asyncio.new_event_loop()
     results: dict[str, dict[str, Any]] = {}
     try:
