@@ -18,27 +18,30 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
-import os
 import random
-import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any, Optional
 
 import yaml
 
-from benchmarks._common import BENCH, CACHE, ROOT, write_result
+from benchmarks._common import BENCH, ROOT, write_result
+from benchmarks.collector_proc import (
+    BINARY,
+    COLLECTOR,
+    CONFIG,
+    Collector,
+    counters,
+    delta,
+    total,
+    wait_drained,
+)
 from otel_streamslo.core.lifecycle import TerminationReason
 from tests.otlp_spans import client_span, export_body
 
-COLLECTOR = ROOT / "collector"
-BINARY = COLLECTOR / "_build" / "otelcol-streamslo"
-CONFIG = COLLECTOR / "config" / "otelcol-streamslo.yaml"
 NOPROC_CONFIG = BENCH / "collector" / "otelcol-noproc.yaml"
 
 REASONS = [r.value for r in TerminationReason]
@@ -161,13 +164,7 @@ class Sender:
         }
 
 
-# --- collector process and its metrics -----------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# --- the two configurations ---------------------------------------------------------------------
 
 
 def write_noproc_config() -> Path:
@@ -185,127 +182,69 @@ def write_noproc_config() -> Path:
     return NOPROC_CONFIG
 
 
-class Collector:
-    def __init__(self, config: Path) -> None:
-        self.http_port = free_port()
-        self.self_port = free_port()
-        self.prom_port = free_port()
-        env = dict(os.environ)
-        env.update(
-            {
-                "STREAMSLO_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{free_port()}",
-                "STREAMSLO_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{self.http_port}",
-                "STREAMSLO_PROM_ENDPOINT": f"127.0.0.1:{self.prom_port}",
-                "STREAMSLO_SELF_METRICS_PORT": str(self.self_port),
-                "STREAMSLO_SPANMETRICS_FLUSH": "1s",
-            }
-        )
-        CACHE.mkdir(parents=True, exist_ok=True)
-        self.log_path = CACHE / f"collector-{config.stem}.log"
-        self._log = self.log_path.open("w")
-        self.proc = subprocess.Popen(
-            [str(BINARY), "--config", str(config)], stdout=self._log, stderr=self._log, env=env, cwd=ROOT
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"collector exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                self.self_metrics()
-                with socket.create_connection(("127.0.0.1", self.http_port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("collector did not become ready")
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-
-    def rss_mib(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
-
-    def _scrape(self, port: int) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
-            return str(r.read().decode())
-
-    def self_metrics(self) -> dict[str, float]:
-        return parse_prom(self._scrape(self.self_port))
-
-    def exporter_metrics(self) -> dict[str, float]:
-        return parse_prom(self._scrape(self.prom_port))
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
+def _dropped(d: dict[str, float], sent: dict[str, Any]) -> float:
+    """Spans refused or failed anywhere, plus spans sent that the receiver never accepted."""
+    unaccepted: float = max(0.0, sent["spans_sent_ok"] - d["receiver_accepted"])
+    return d["receiver_refused"] + d["exporter_failed"] + d["exporter_refused"] + unaccepted
 
 
-_LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
-
-
-def parse_prom(text: str) -> dict[str, float]:
-    """``name{labels}`` -> value for every sample of a Prometheus text exposition."""
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = _LINE.match(line)
-        if m:
-            with contextlib.suppress(ValueError):
-                out[m.group(1) + (m.group(2) or "")] = float(m.group(3))
-    return out
-
-
-def total(metrics: dict[str, float], name: str, must: str = "") -> float:
-    """Sum of every series of ``name`` (with or without ``_total``; labels containing ``must``)."""
-    names = {name, name.removesuffix("_total"), name.removesuffix("_total") + "_total"}
-    s = 0.0
-    for key, v in metrics.items():
-        base = key.split("{", 1)[0]
-        if base in names and must in key:
-            s += v
-    return s
-
-
-def counters(m: dict[str, float]) -> dict[str, float]:
-    return {
-        "receiver_accepted": total(m, "otelcol_receiver_accepted_spans_total"),
-        "receiver_refused": total(m, "otelcol_receiver_refused_spans_total")
-        + total(m, "otelcol_receiver_failed_spans_total"),
-        "streamslo_in": total(m, "otelcol_processor_incoming_items_total", 'processor="streamslo"'),
-        "streamslo_out": total(m, "otelcol_processor_outgoing_items_total", 'processor="streamslo"'),
-        "batch_out": total(m, "otelcol_processor_outgoing_items_total", 'processor="batch"'),
-        "exporter_sent": total(m, "otelcol_exporter_sent_spans_total"),
-        "exporter_failed": total(m, "otelcol_exporter_send_failed_spans_total")
-        + total(m, "otelcol_exporter_enqueue_failed_spans_total"),
-        "exporter_refused": total(m, "otelcol_exporter_refused_spans_total"),
+def _measure(
+    col: Collector, sender: Sender, rate: float, seconds: float, drain_timeout: float = 15
+) -> tuple[dict[str, Any], float, float]:
+    """Send at ``rate`` for ``seconds``: what was sent with the counters' deltas; drops; CPU seconds."""
+    before = counters(col.self_metrics())
+    cpu0 = col.cpu_seconds()
+    sent = sender.run(rate, seconds)
+    after = wait_drained(col, sender.sent, timeout=drain_timeout)
+    cpu = col.cpu_seconds() - cpu0
+    d = delta(before, after)
+    doc = {
+        **sent,
+        **{k: int(v) for k, v in d.items()},
+        "collector_cpu_s": round(cpu, 3),
+        "spans_per_cpu_second": round(d["receiver_accepted"] / cpu) if cpu > 0 else None,
     }
+    return doc, _dropped(d, sent), cpu
 
 
-def _delta(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
-    return {k: b[k] - a.get(k, 0.0) for k in b}
-
-
-def wait_drained(col: Collector, sent_total: int, timeout: float = 15) -> dict[str, float]:
-    """Wait until the collector's exporters saw every accepted span (batch timeout, spanmetrics)."""
-    deadline = time.monotonic() + timeout
-    c = counters(col.self_metrics())
-    while time.monotonic() < deadline:
-        if c["receiver_accepted"] >= sent_total and c["exporter_sent"] >= c["receiver_accepted"]:
+def _steps(
+    name: str, col: Collector, sender: Sender, rates: list[int], step_s: float
+) -> tuple[list[Any], Optional[int]]:
+    """Increasing rates until one drops spans or falls short: the steps, and the last clean rate."""
+    steps: list[dict[str, Any]] = []
+    best_ok: Optional[int] = None
+    for rate in rates:
+        step, dropped, cpu = _measure(col, sender, rate, step_s)
+        step["collector_cpu_share"] = round(cpu / step["seconds"], 3)
+        step["dropped"] = int(dropped)
+        step["http_errors"] = sender.errors
+        step["rss_mib"] = round(col.rss_mib(), 1)
+        steps.append(step)
+        log(
+            f"{name}: target {rate}/s achieved {step['achieved_rate']}/s, "
+            f"accepted {step['receiver_accepted']}, dropped {step['dropped']}, "
+            f"{step['spans_per_cpu_second']} spans/CPU-s"
+        )
+        if dropped == 0 and step["achieved_rate"] >= 0.95 * rate:
+            best_ok = rate
+        else:
             break
-        time.sleep(0.5)
-        c = counters(col.self_metrics())
-    return c
+    return steps, best_ok
+
+
+def _sustained(col: Collector, sender: Sender, rate: int, seconds: float) -> dict[str, Any]:
+    """One long run at ``rate``, then the spanmetrics calls the Prometheus exporter serves."""
+    doc, dropped, _ = _measure(col, sender, rate, seconds, drain_timeout=30)
+    time.sleep(3)  # spanmetrics flush (1 s) -> prometheus exporter
+    calls = total(col.exporter_metrics(), "traces_span_metrics_calls_total")
+    return {
+        **doc,
+        "dropped": int(dropped),
+        "spans_sent_total_since_start": sender.sent,
+        "prometheus_spanmetrics_calls_total": int(calls),
+        "prometheus_counts_match": int(calls) == sender.sent,
+        "http_status": sender.status,
+    }
 
 
 def run_config(
@@ -317,6 +256,7 @@ def run_config(
     step_s: float,
     sustain_s: float,
 ) -> dict[str, Any]:
+    """One collector config: rate steps, then a sustained run at the highest clean step."""
     log(f"{name}: starting {BINARY.name} --config {config.relative_to(ROOT)}")
     col = Collector(config)
     res: dict[str, Any] = {"config": str(config.relative_to(ROOT)), "steps": []}
@@ -324,68 +264,10 @@ def run_config(
         sender = Sender(col.http_port, bodies, batch)
         sender.run(2000, 1.0)  # warm-up
         wait_drained(col, sender.sent)
-        best_ok: Optional[int] = None
-        for rate in rates:
-            before = counters(col.self_metrics())
-            cpu0 = col.cpu_seconds()
-            sent = sender.run(rate, step_s)
-            after = wait_drained(col, sender.sent)
-            cpu = col.cpu_seconds() - cpu0
-            d = _delta(before, after)
-            dropped = (
-                d["receiver_refused"]
-                + d["exporter_failed"]
-                + d["exporter_refused"]
-                + max(0.0, sent["spans_sent_ok"] - d["receiver_accepted"])
-            )
-            step = {
-                **sent,
-                **{k: int(v) for k, v in d.items()},
-                "collector_cpu_s": round(cpu, 3),
-                "spans_per_cpu_second": round(d["receiver_accepted"] / cpu) if cpu > 0 else None,
-                "collector_cpu_share": round(cpu / sent["seconds"], 3),
-                "dropped": int(dropped),
-                "http_errors": sender.errors,
-                "rss_mib": round(col.rss_mib(), 1),
-            }
-            res["steps"].append(step)
-            log(
-                f"{name}: target {rate}/s achieved {sent['achieved_rate']}/s, "
-                f"accepted {step['receiver_accepted']}, dropped {step['dropped']}, "
-                f"{step['spans_per_cpu_second']} spans/CPU-s"
-            )
-            if dropped == 0 and sent["achieved_rate"] >= 0.95 * rate:
-                best_ok = rate
-            else:
-                break
+        res["steps"], best_ok = _steps(name, col, sender, rates, step_s)
         if best_ok is not None:
-            sustain_rate = best_ok
-            before = counters(col.self_metrics())
-            cpu0 = col.cpu_seconds()
-            sent = sender.run(sustain_rate, sustain_s)
-            after = wait_drained(col, sender.sent, timeout=30)
-            cpu = col.cpu_seconds() - cpu0
-            d = _delta(before, after)
-            time.sleep(3)  # spanmetrics flush (1 s) -> prometheus exporter
-            prom = col.exporter_metrics()
-            calls = total(prom, "traces_span_metrics_calls_total")
-            res["sustained"] = {
-                **sent,
-                **{k: int(v) for k, v in d.items()},
-                "collector_cpu_s": round(cpu, 3),
-                "spans_per_cpu_second": round(d["receiver_accepted"] / cpu) if cpu > 0 else None,
-                "dropped": int(
-                    d["receiver_refused"]
-                    + d["exporter_failed"]
-                    + d["exporter_refused"]
-                    + max(0.0, sent["spans_sent_ok"] - d["receiver_accepted"])
-                ),
-                "spans_sent_total_since_start": sender.sent,
-                "prometheus_spanmetrics_calls_total": int(calls),
-                "prometheus_counts_match": int(calls) == sender.sent,
-                "http_status": sender.status,
-            }
-            log(f"{name}: sustained {sustain_rate}/s for {sustain_s}s: {res['sustained']}")
+            res["sustained"] = _sustained(col, sender, best_ok, sustain_s)
+            log(f"{name}: sustained {best_ok}/s for {sustain_s}s: {res['sustained']}")
     finally:
         col.stop()
     return res
@@ -452,7 +334,12 @@ def run_suite(quick: bool) -> list[str]:
             "the sender shares the machine's 2 cores: the highest rate is bounded by the sender too",
         ],
     )
-    lines += [
+    return [*lines, *summary_table(results, gb)]
+
+
+def summary_table(results: dict[str, Any], gb: dict[str, Any]) -> list[str]:
+    """The markdown rows of both configs, the processor's CPU per span, the Go benchmarks."""
+    lines = [
         "| config | highest clean step (spans/s) | spans per collector CPU-second at that step "
         "| sustained run: rate, seconds, dropped | prometheus spanmetrics calls == spans sent |",
         "|---|---:|---:|---|---|",

@@ -25,7 +25,8 @@ from typing import Any, Optional
 import yaml
 
 from benchmarks._common import ROOT
-from benchmarks.collector_load import CONFIG, Collector, log
+from benchmarks.collector_load import log
+from benchmarks.collector_proc import CONFIG, Collector
 from tests.e2e_fleet.traffic import MIX, make_batch
 
 STEPS = [1, 25, 100, 250, 500]

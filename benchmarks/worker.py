@@ -521,7 +521,7 @@ def _send(out: TextIO, doc: dict[str, Any]) -> None:
     out.flush()
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def _parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sdk", choices=["openai", "anthropic"], required=True)
     p.add_argument("--variant", required=True)
@@ -529,7 +529,42 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--script", required=True)
     p.add_argument("--sse-url", default="", help="benchmarks._sse_server for the socket mode")
     p.add_argument("--path", action="append", default=[], help="put DIR first on sys.path (peers, baseline)")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def _telemetry(
+    tp: TracerProvider, reader: InMemoryMetricReader, exporter: CountingExporter
+) -> dict[str, Any]:
+    """What the variant emitted so far: span count and names, metric names."""
+    tp.force_flush()
+    data = reader.get_metrics_data()
+    names = sorted(
+        {m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+        if data is not None
+        else set()
+    )
+    return {"spans": exporter.spans, "span_names": exporter.names, "metrics": names}
+
+
+def _serve(proto: TextIO, handlers: dict[str, Callable[..., dict[str, Any]]]) -> None:
+    """One JSON command per stdin line, one JSON answer per line on ``proto``, until ``quit``."""
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        cmd = json.loads(line)
+        name = cmd.pop("cmd")
+        if name == "quit":
+            break
+        try:
+            _send(proto, {"ok": True, **handlers[name](**cmd)})
+        except Exception as exc:
+            _send(
+                proto, {"ok": False, "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}
+            )
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = _parse_args(argv)
     pin = os.environ.get("BENCH_PIN_CPU")
     if pin and hasattr(os, "sched_setaffinity"):  # every variant on the same CPU: no placement bias
         os.sched_setaffinity(0, {int(pin)})
@@ -555,44 +590,19 @@ def main(argv: Optional[list[str]] = None) -> int:
         )
         return 1
     _send(proto, {"ready": True, "info": info, "pid": os.getpid()})
-
-    handlers: dict[str, Callable[..., dict[str, Any]]] = {
-        "stream": worker.cmd_stream,
-        "open": worker.cmd_open,
-        "read": worker.cmd_read,
-        "close": worker.cmd_close,
-        "ttft": worker.cmd_ttft,
-        "mem_long": worker.cmd_mem_long,
-        "mem_concurrent": worker.cmd_mem_concurrent,
-    }
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        cmd = json.loads(line)
-        name = cmd.pop("cmd")
-        if name == "quit":
-            break
-        try:
-            if name == "telemetry":
-                tp.force_flush()
-                data = reader.get_metrics_data()
-                names = sorted(
-                    {m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
-                    if data is not None
-                    else set()
-                )
-                result: dict[str, Any] = {
-                    "spans": exporter.spans,
-                    "span_names": exporter.names,
-                    "metrics": names,
-                }
-            else:
-                result = handlers[name](**cmd)
-            _send(proto, {"ok": True, **result})
-        except Exception as exc:
-            _send(
-                proto, {"ok": False, "error": f"{type(exc).__name__}: {exc}", "trace": traceback.format_exc()}
-            )
+    _serve(
+        proto,
+        {
+            "stream": worker.cmd_stream,
+            "open": worker.cmd_open,
+            "read": worker.cmd_read,
+            "close": worker.cmd_close,
+            "ttft": worker.cmd_ttft,
+            "mem_long": worker.cmd_mem_long,
+            "mem_concurrent": worker.cmd_mem_concurrent,
+            "telemetry": lambda: _telemetry(tp, reader, exporter),
+        },
+    )
     tp.shutdown()
     mp.shutdown()
     return 0

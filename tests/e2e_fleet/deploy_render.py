@@ -116,12 +116,15 @@ def image_ref(img: dict[str, str]) -> str:
 
 
 # file -> (header, document, embedded config file, path of the embedded config in the document)
-def manifests() -> dict[str, tuple[str, dict[str, Any], str, tuple[str, ...]]]:
+Manifests = dict[str, tuple[str, dict[str, Any], str, tuple[str, ...]]]
+HELM_PATH, OPERATOR_PATH = ("alternateConfig",), ("spec", "config")
+
+
+def _custom_image_manifests() -> Manifests:
+    """Gateway and agent tiers of the custom image, as Helm values and as Operator resources."""
     gw_env = [POD_NAME, env("STREAMSLO_REMOTE_WRITE_URL", REMOTE_WRITE)]
     helm_hosts = GATEWAY_HOSTS.format("streamslo-gateway")
     op_hosts = GATEWAY_HOSTS.format("streamslo-gateway-collector")
-    contrib_agent_env = [env("STREAMSLO_GATEWAY_ENDPOINTS", GATEWAY_HOSTS.format("streamslo-contrib"))]
-    a, h, o = ("alternateConfig",), ("alternateConfig",), ("spec", "config")
     return {
         "helm/values-gateway.yaml": (
             "opentelemetry-collector chart: gateway tier (custom image, streamslo processor). "
@@ -129,7 +132,7 @@ def manifests() -> dict[str, tuple[str, dict[str, Any], str, tuple[str, ...]]]:
             "--set fullnameOverride=streamslo-gateway",
             helm_values("statefulset", IMAGE, "otelcol-streamslo", "otelcol-streamslo-gateway.yaml", gw_env),
             "otelcol-streamslo-gateway.yaml",
-            h,
+            HELM_PATH,
         ),
         "helm/values-agent.yaml": (
             "opentelemetry-collector chart: agent tier (DaemonSet, loadbalancing exporter to the gateways)",
@@ -141,7 +144,7 @@ def manifests() -> dict[str, tuple[str, dict[str, Any], str, tuple[str, ...]]]:
                 [env("STREAMSLO_GATEWAY_ENDPOINTS", helm_hosts)],
             ),
             "otelcol-agent.yaml",
-            a,
+            HELM_PATH,
         ),
         "operator/gateway.yaml": (
             "OpenTelemetry Operator: gateway tier (StatefulSet streamslo-gateway-collector-0..1)",
@@ -149,7 +152,7 @@ def manifests() -> dict[str, tuple[str, dict[str, Any], str, tuple[str, ...]]]:
                 "streamslo-gateway", "statefulset", image_ref(IMAGE), "otelcol-streamslo-gateway.yaml", gw_env
             ),
             "otelcol-streamslo-gateway.yaml",
-            o,
+            OPERATOR_PATH,
         ),
         "operator/agent.yaml": (
             "OpenTelemetry Operator: agent tier (DaemonSet)",
@@ -161,14 +164,21 @@ def manifests() -> dict[str, tuple[str, dict[str, Any], str, tuple[str, ...]]]:
                 [env("STREAMSLO_GATEWAY_ENDPOINTS", op_hosts)],
             ),
             "otelcol-agent.yaml",
-            o,
+            OPERATOR_PATH,
         ),
+    }
+
+
+def _contrib_manifests() -> Manifests:
+    """The stock otelcol-contrib image (OTTL classification): Helm gateway and agent, Operator gateway."""
+    contrib_agent_env = [env("STREAMSLO_GATEWAY_ENDPOINTS", GATEWAY_HOSTS.format("streamslo-contrib"))]
+    return {
         "contrib/values-contrib.yaml": (
             "opentelemetry-collector chart, stock otelcol-contrib image (no custom build): the OTTL "
             "classification (collector/config/otelcol-contrib.yaml) as the gateway tier",
             helm_values("statefulset", CONTRIB_IMAGE, "otelcol-contrib", "otelcol-contrib.yaml", []),
             "otelcol-contrib.yaml",
-            h,
+            HELM_PATH,
         ),
         "contrib/values-contrib-agent.yaml": (
             "opentelemetry-collector chart, stock otelcol-contrib image: agent tier (loadbalancing exporter)",
@@ -176,7 +186,7 @@ def manifests() -> dict[str, tuple[str, dict[str, Any], str, tuple[str, ...]]]:
                 "daemonset", CONTRIB_IMAGE, "otelcol-contrib", "otelcol-agent.yaml", contrib_agent_env
             ),
             "otelcol-agent.yaml",
-            a,
+            HELM_PATH,
         ),
         "contrib/operator-contrib.yaml": (
             "OpenTelemetry Operator, stock otelcol-contrib image: OTTL classification as the gateway tier",
@@ -184,9 +194,14 @@ def manifests() -> dict[str, tuple[str, dict[str, Any], str, tuple[str, ...]]]:
                 "streamslo-contrib", "statefulset", image_ref(CONTRIB_IMAGE), "otelcol-contrib.yaml", []
             ),
             "otelcol-contrib.yaml",
-            o,
+            OPERATOR_PATH,
         ),
     }
+
+
+def manifests() -> Manifests:
+    """Every deploy/ file this renders, by path under deploy/."""
+    return {**_custom_image_manifests(), **_contrib_manifests()}
 
 
 def render(header: str, doc: dict[str, Any], cfg: str) -> str:
