@@ -11,11 +11,18 @@ Variants, side by side in one run, interleaved response by response with a rotat
 * ``contrib``: under contrib's ``OpenTelemetryMiddleware`` (one ``http send`` span per event);
 * ``contrib+streamslo``: both, ours inside (enriching contrib's span).
 
+In-process (the exact decomposition, no socket noise): the same variants called with a no-op
+``send``, each at two response lengths, so the added cost splits into a per-body-message part and
+a per-response part (our server span, the ``streamslo.responses`` point).
+
+Headline: the added CPU per body message (in-process) over the plain Starlette SSE event's CPU over
+uvicorn (goal: at most 2%), and the same at ``--events`` per response (per-response part included).
+
 Memory: N responses held open mid-stream in one event loop (in-process ASGI calls), tracemalloc's
 current size with the middleware minus without, per response.
 
-Run: ``.venv/bin/python -m benchmarks.server_overhead [--rounds 15 --events 2000]``; writes
-``benchmarks/results/server_overhead.json``.
+Run: ``.venv/bin/python -m benchmarks.server_overhead [--rounds 30 --events 2000]`` (about a
+minute); writes ``benchmarks/results/server_overhead.json``.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import platform
 import socket
 import statistics
 import threading
@@ -253,7 +262,12 @@ async def _inproc_once(app: Any) -> None:
 
 
 def inproc(rounds: int, events: int) -> dict[str, Any]:
-    """The variants called in-process with a no-op ``send``: the middleware's own cost, no socket noise."""
+    """The variants called in-process with a no-op ``send``: the middleware's own cost, no socket noise.
+
+    Each round serves every variant twice, with ``events`` and with ``events // 10`` body messages
+    (rotating order), so the added cost splits into a per-body-message part (the slope between the
+    two lengths, per round) and a per-response part (span, metric: the rest of the short response).
+    """
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
@@ -264,44 +278,78 @@ def inproc(rounds: int, events: int) -> dict[str, Any]:
     tp = TracerProvider()
     tp.add_span_processor(SimpleSpanProcessor(exporter))
     mp = MeterProvider(metric_readers=[InMemoryMetricReader()])
-    probes = {v: build(v, events, tp, mp) for v in VARIANTS}
+    short = max(1, events // 10)
+    runs = [(v, n) for v in VARIANTS for n in (events, short)]
+    probes = {run: build(run[0], run[1], tp, mp) for run in runs}
 
     async def go() -> None:
-        for v in VARIANTS:
-            await _inproc_once(probes[v])
-            probes[v].samples.clear()
+        for run in runs:
+            await _inproc_once(probes[run])
+            probes[run].samples.clear()
         for r in range(rounds):
-            for v in VARIANTS[r % len(VARIANTS) :] + VARIANTS[: r % len(VARIANTS)]:
-                await _inproc_once(probes[v])
+            for run in runs[r % len(runs) :] + runs[: r % len(runs)]:
+                await _inproc_once(probes[run])
             exporter.clear()
 
     asyncio.run(go())
-    per_event = {v: [ns / max(1, n) for ns, n in probes[v].samples] for v in VARIANTS}
-    out: dict[str, Any] = {"per_event_ns": {v: statistics.median(per_event[v]) for v in VARIANTS}}
-    out["added_ns_per_event"] = {
-        f"{v} vs {base}": statistics.median(a - b for a, b in zip(per_event[v], per_event[base]))
-        for v, base in PAIRS
+    total = {run: [ns for ns, _ in probes[run].samples] for run in runs}
+    per_event = {v: [ns / events for ns in total[(v, events)]] for v in VARIANTS}
+    out: dict[str, Any] = {
+        "events_per_response": [events, short],
+        "rounds": rounds,
+        "per_event_ns": {v: statistics.median(per_event[v]) for v in VARIANTS},
+        "added_ns_per_event": {},
+        "added_ns_per_body_message": {},
+        "added_us_per_response": {},
     }
+    for v, base in PAIRS:
+        key = f"{v} vs {base}"
+        long_added = [a - b for a, b in zip(total[(v, events)], total[(base, events)])]
+        short_added = [a - b for a, b in zip(total[(v, short)], total[(base, short)])]
+        slopes = [(la - sa) / (events - short) for la, sa in zip(long_added, short_added)]
+        out["added_ns_per_event"][key] = statistics.median(la / events for la in long_added)
+        out["added_ns_per_body_message"][key] = statistics.median(slopes)
+        out["added_us_per_response"][key] = statistics.median(
+            (sa - slope * short) / 1000 for sa, slope in zip(short_added, slopes)
+        )
     return out
+
+
+def headline(result: dict[str, Any]) -> dict[str, Any]:
+    """Our cost per body message (in-process slope) against a plain SSE event over uvicorn."""
+    plain = result["cpu"]["per_event_ns"]["plain"]
+    key = "streamslo vs plain"
+    per_message = result["inproc"]["added_ns_per_body_message"][key]
+    events = result["inproc"]["events_per_response"][0]
+    return {
+        "added_ns_per_body_message": per_message,
+        "added_us_per_response": result["inproc"]["added_us_per_response"][key],
+        "plain_starlette_sse_event_ns_over_uvicorn": plain,
+        "share_of_plain_event": per_message / plain,
+        f"share_of_plain_event_at_{events}_events_per_response": result["inproc"]["added_ns_per_event"][key]
+        / plain,
+        "goal_share": 0.02,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--open", type=int, default=500)
     args = parser.parse_args()
-    result = {
+    load_before, started = os.getloadavg(), time.monotonic()
+    result: dict[str, Any] = {
         "cpu": cpu(args.rounds, args.events),
         "inproc": inproc(args.rounds * 2, args.events),
         "memory": memory(args.open),
     }
-    plain = result["cpu"]["per_event_ns"]["plain"]
-    result["headline"] = {
-        "added_ns_per_body_message": result["inproc"]["added_ns_per_event"]["streamslo vs plain"],
-        "plain_starlette_sse_event_ns_over_uvicorn": plain,
-        "share_of_plain_event": result["inproc"]["added_ns_per_event"]["streamslo vs plain"] / plain,
-        "goal_share": 0.02,
+    result["headline"] = headline(result)
+    result["machine"] = {
+        "cpus": os.cpu_count(),
+        "load_average_1m_before_after": [load_before[0], os.getloadavg()[0]],
+        "python": platform.python_version(),
+        "seconds": round(time.monotonic() - started, 1),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")

@@ -114,6 +114,17 @@ class ServedResponse:
     def _upstream_bad(self) -> None:
         self.feed(ResponseEvent.UPSTREAM_BAD)
 
+    def observe(self, message: Any) -> None:
+        """A message the middleware's fast path did not take, about to be forwarded."""
+        try:
+            kind = message["type"]
+            if kind == "http.response.body":
+                self.body(message.get("body", b""), message.get("more_body", False))
+            elif kind == "http.response.start":
+                self.start(message)
+        except Exception:
+            logger.debug("otel_streamslo: send bookkeeping failed", exc_info=True)
+
     def start(self, message: Any) -> None:
         """``http.response.start``: status, and whether the content type makes it streamed."""
         try:
