@@ -1,7 +1,7 @@
 """Server side: CPU added per body message by ``StreamSLOMiddleware``, and memory per open response.
 
 CPU: real uvicorn (h11) serving a Starlette SSE endpoint on 127.0.0.1 in one thread, a client
-(httpx2) reading it from another. The measure is the server thread's CPU time
+(stdlib ``http.client``) reading it from another process. The measure is the server thread's CPU time
 (``time.thread_time_ns()``, read inside the ASGI call at request start and end, so uvicorn's h11
 encoding and socket writes of every event are in it), divided by the events of the response.
 Variants, side by side in one run, interleaved response by response with a rotating order:
@@ -21,7 +21,7 @@ uvicorn (goal: at most 2%), and the same at ``--events`` per response (per-respo
 Memory: N responses held open mid-stream in one event loop (in-process ASGI calls), tracemalloc's
 current size with the middleware minus without, per response.
 
-Run: ``.venv/bin/python -m benchmarks.server_overhead [--rounds 30 --events 2000]`` (about a
+Run: ``.venv/bin/python -m benchmarks.server_overhead [--rounds 40 --events 2000]`` (about a
 minute); writes ``benchmarks/results/server_overhead.json``.
 """
 
@@ -34,6 +34,8 @@ import os
 import platform
 import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -124,8 +126,18 @@ class Served:
         self.sock.close()
 
 
+# The client runs in its own process (stdlib only): the server process does nothing but serve.
+CLIENT = """
+import http.client, sys
+for line in sys.stdin:
+    conn = http.client.HTTPConnection("127.0.0.1", int(line), timeout=30)
+    conn.request("GET", "/chat")
+    print(conn.getresponse().read().count(b"data:"), flush=True)
+    conn.close()
+"""
+
+
 def cpu(rounds: int, events: int) -> dict[str, Any]:
-    import httpx2
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
@@ -138,18 +150,28 @@ def cpu(rounds: int, events: int) -> dict[str, Any]:
     mp = MeterProvider(metric_readers=[InMemoryMetricReader()])
     probes = {v: build(v, events, tp, mp) for v in VARIANTS}
     servers = {v: Served(p) for v, p in probes.items()}
+    client = subprocess.Popen(
+        [sys.executable, "-c", CLIENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert client.stdin is not None and client.stdout is not None
+    stdin, stdout = client.stdin, client.stdout
+
+    def get(v: str) -> None:
+        stdin.write(f"{servers[v].sock.getsockname()[1]}\n")
+        stdin.flush()
+        assert int(stdout.readline()) == events
+
     try:
-        with httpx2.Client(timeout=30) as client:
-            for v in VARIANTS:  # warm-up
-                client.get(servers[v].url)
-                probes[v].samples.clear()
-            for r in range(rounds):
-                order = VARIANTS[r % len(VARIANTS) :] + VARIANTS[: r % len(VARIANTS)]
-                for v in order:
-                    got = client.get(servers[v].url)
-                    assert got.text.count("data:") == events
-                exporter.clear()
+        for v in VARIANTS:  # warm-up
+            get(v)
+            probes[v].samples.clear()
+        for r in range(rounds):
+            for v in VARIANTS[r % len(VARIANTS) :] + VARIANTS[: r % len(VARIANTS)]:
+                get(v)
+            exporter.clear()
     finally:
+        stdin.close()
+        client.wait(30)
         for s in servers.values():
             s.stop()
     per_event = {v: [ns / max(1, n) for ns, n in probes[v].samples] for v in VARIANTS}
@@ -315,6 +337,54 @@ def inproc(rounds: int, events: int) -> dict[str, Any]:
     return out
 
 
+def serve_once(variant: str, events: int) -> None:
+    """One response of ``variant`` over uvicorn to a client process (the child of ``instructions``)."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tp, mp = TracerProvider(), MeterProvider(metric_readers=[InMemoryMetricReader()])
+    served = Served(build(variant, events, tp, mp))
+    try:
+        got = subprocess.run(
+            [sys.executable, "-c", CLIENT],
+            input=f"{served.sock.getsockname()[1]}\n",
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        )
+        assert int(got.stdout) == events
+    finally:
+        served.stop()
+
+
+def instructions(events: int) -> dict[str, Any]:
+    """Instructions per SSE event over uvicorn under valgrind (deterministic; kernel work not counted).
+
+    Each variant serves one response of ``events`` and one of ``events // 10`` in its own process
+    under ``valgrind --tool=cachegrind``; the difference over the difference in events is the cost
+    per event, with process start and per-response work cancelled out.
+    """
+    short = max(1, events // 10)
+
+    def refs(variant: str, n: int) -> int:
+        cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+        cmd += [sys.executable, "-m", "benchmarks.server_overhead", "--serve-once", variant, str(n)]
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        got = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True, env=env)
+        line = next(x for x in got.stderr.splitlines() if "I   refs:" in x or "I refs:" in x)
+        return int(line.split(":")[1].replace(",", ""))
+
+    per_event = {v: (refs(v, events) - refs(v, short)) / (events - short) for v in ("plain", "streamslo")}
+    added = per_event["streamslo"] - per_event["plain"]
+    return {
+        "per_event": per_event,
+        "added_per_event": added,
+        "share_of_plain_event": added / per_event["plain"],
+    }
+
+
 def headline(result: dict[str, Any]) -> dict[str, Any]:
     """Our cost per body message (in-process slope) against a plain SSE event over uvicorn."""
     plain = result["cpu"]["per_event_ns"]["plain"]
@@ -334,16 +404,23 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--open", type=int, default=500)
+    parser.add_argument("--instructions", action="store_true", help="also count instructions (valgrind)")
+    parser.add_argument("--serve-once", nargs=2, metavar=("VARIANT", "EVENTS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_once:
+        serve_once(args.serve_once[0], int(args.serve_once[1]))
+        return
     load_before, started = os.getloadavg(), time.monotonic()
     result: dict[str, Any] = {
         "cpu": cpu(args.rounds, args.events),
         "inproc": inproc(args.rounds * 2, args.events),
         "memory": memory(args.open),
     }
+    if args.instructions:
+        result["instructions"] = instructions(args.events)
     result["headline"] = headline(result)
     result["machine"] = {
         "cpus": os.cpu_count(),
