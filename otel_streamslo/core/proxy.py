@@ -2,54 +2,40 @@
 
 The proxies hand the application exactly the chunks, exceptions, return values and
 context-manager behaviour of the wrapped stream; on the side they feed a
-:class:`~otel_streamslo.core.record.StreamRecord`. Their own errors are swallowed. The span is
-never attached as current context across the consumer's iteration.
+:class:`~otel_streamslo.core.record.StreamRecord` through the observed loops of
+:mod:`otel_streamslo.core.observe`. Their own errors are swallowed. The span is never attached as
+current context across the consumer's iteration.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from types import TracebackType
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Optional
 
 import wrapt
 
 from otel_streamslo.core.lifecycle import Event
+from otel_streamslo.core.observe import Adapter, AsyncObserved, inner_iterator, observed, record_error
 from otel_streamslo.core.record import StreamRecord
+
+__all__ = ["Adapter", "AsyncStreamProxy", "RawResponseProxy", "SyncStreamProxy", "record_error"]
 
 logger = logging.getLogger(__name__)
 
 
-class Adapter(Protocol):
-    """What an SDK module supplies for one stream: how to read its chunks and errors."""
-
-    end_event: Event
-
-    def on_chunk(self, rec: StreamRecord, chunk: Any) -> None:
-        """Feed one chunk's content, finish reason, usage and metadata into ``rec``."""
-
-    def classify(self, exc: BaseException) -> Event:
-        """Map an exception raised while waiting for the next chunk to a lifecycle event."""
+def _source(wrapped: Any, method: str) -> Any:
+    """What a loop over ``wrapped`` steps: its inner iterator when ``method`` only re-yields that."""
+    inner = inner_iterator(wrapped, method)
+    if inner is not None:
+        return inner
+    return iter(wrapped) if method == "__iter__" else type(wrapped).__aiter__(wrapped)
 
 
-def _on_error(rec: StreamRecord, adapter: Adapter, exc: BaseException) -> None:
-    try:
-        rec.fail(adapter.classify(exc), exc)
-    except Exception:
-        logger.debug("otel_streamslo: classifying %r failed", exc, exc_info=True)
-        rec.fail(Event.TRANSPORT_ERROR, exc)
-
-
-def _bound(wrapped: Any, name: str) -> Callable[[], Any]:
-    """``wrapped.<name>``, bound once per stream for the proxy's per-chunk method.
-
-    Attribute lookups on a ``wrapt`` proxy go through its ``__getattr__`` hook and are several times
-    dearer than a plain attribute read, so the proxies keep everything their ``__next__`` /
-    ``__anext__`` needs in one tuple. A stream without the method fails on first use, as before.
-    """
+def _step(wrapped: Any, name: str) -> Callable[[], Any]:
+    """``wrapped.<name>`` (``__next__`` / ``__anext__``), or a call that fails as the stream would."""
     method = getattr(wrapped, name, None)
     if method is not None:
         return method  # type: ignore[no-any-return]
@@ -72,73 +58,42 @@ class _HelperNotifications:
 
     def _streamslo_failed(self, exc: BaseException) -> None:
         """A helper failed on a chunk this proxy already handed out."""
-        _on_error(self._self_rec, self._self_adapter, exc)
+        record_error(self._self_rec, self._self_adapter, exc)
 
 
-def _iterate(
-    proxy: SyncStreamProxy, rec: StreamRecord, adapter: Adapter, on_chunk: Any, chunks: Iterator[Any]
-) -> Iterator[Any]:
-    """What ``for chunk in proxy`` iterates: the chunks of ``chunks``, observed as ``__next__`` does.
-
-    ``proxy`` is only held (see ``SyncStreamProxy.__iter__``).
-    """
-    next_chunk = chunks.__next__
-    while True:
-        try:
-            chunk = next_chunk()
-        except StopIteration:
-            rec.end(adapter.end_event)
-            return
-        except BaseException as exc:
-            _on_error(rec, adapter, exc)
-            raise
-        try:
-            rec.chunks += 1
-            if rec.first_chunk_ns is None:
-                rec.first_chunk_ns = time.monotonic_ns()
-            on_chunk(rec, chunk)
-        except Exception:
-            logger.debug("otel_streamslo: reading chunk failed", exc_info=True)
-        yield chunk
-
-
-class SyncStreamProxy(_HelperNotifications, wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
-    """Proxy for a synchronous stream (``openai.Stream``, ``anthropic.Stream``)."""
+class _StreamProxy(_HelperNotifications, wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+    """What every stream proxy holds: the record, the adapter, the kept loops of ``next()``/``anext()``."""
 
     def __init__(self, wrapped: Any, rec: StreamRecord, adapter: Adapter) -> None:
         super().__init__(wrapped)
         self._self_rec = rec
         self._self_adapter = adapter
-        self._self_fast = (rec, _bound(wrapped, "__next__"), adapter.on_chunk)
+        self._self_steps: Optional[Iterator[Any]] = None
+        self._self_asteps: Optional[AsyncObserved] = None
         rec.watch(self)
 
+
+class SyncStreamProxy(_StreamProxy):
+    """Proxy for a synchronous stream (``openai.Stream``, ``anthropic.Stream``).
+
+    ``for`` and ``next()`` run the same observed loop: ``iter()`` returns a new one over the stream's
+    own iterator, as the SDK's ``__iter__`` does; ``next()`` steps one kept per proxy.
+    """
+
+    def _next_chunk(self, step: Callable[[], Any]) -> Callable[[], Any]:
+        """The step the observed loop calls per chunk (a subclass may wrap ``step``)."""
+        return step
+
     def __iter__(self) -> Iterator[Any]:
-        # A generator, as the SDK's own ``Stream.__iter__`` returns: a ``for`` loop then resumes it
-        # per chunk instead of calling ``__next__`` (a Python call, a lookup on the wrapt proxy and
-        # the stream's own ``__next__``). It holds the proxy, so an application that keeps only the
-        # iterator keeps the stream watched; dropped, it goes at once (no cycle, no finaliser).
-        rec, _next, on_chunk = self._self_fast
-        return _iterate(self, rec, self._self_adapter, on_chunk, iter(self.__wrapped__))
+        step = self._next_chunk(_source(self.__wrapped__, "__iter__").__next__)
+        return observed(self, self._self_rec, self._self_adapter, step)
 
     def __next__(self) -> Any:
-        # Per chunk for ``next(stream)``: one attribute lookup on the proxy (see _bound), no allocation.
-        rec, next_chunk, on_chunk = self._self_fast
-        try:
-            chunk = next_chunk()
-        except StopIteration:
-            rec.end(self._self_adapter.end_event)
-            raise
-        except BaseException as exc:
-            _on_error(rec, self._self_adapter, exc)
-            raise
-        try:
-            rec.chunks += 1
-            if rec.first_chunk_ns is None:
-                rec.first_chunk_ns = time.monotonic_ns()
-            on_chunk(rec, chunk)
-        except Exception:
-            logger.debug("otel_streamslo: reading chunk failed", exc_info=True)
-        return chunk
+        steps = self._self_steps
+        if steps is None:  # holds no proxy (the application does): no cycle
+            step = self._next_chunk(_step(self.__wrapped__, "__next__"))
+            steps = self._self_steps = observed(None, self._self_rec, self._self_adapter, step)
+        return next(steps)
 
     def close(self) -> Any:
         try:
@@ -162,38 +117,27 @@ class SyncStreamProxy(_HelperNotifications, wrapt.ObjectProxy):  # type: ignore[
             self._self_rec.exit_block(exc)
 
 
-class AsyncStreamProxy(_HelperNotifications, wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
-    """Proxy for an asynchronous stream (``openai.AsyncStream``, ``anthropic.AsyncStream``)."""
+class AsyncStreamProxy(_StreamProxy):
+    """Proxy for an asynchronous stream (``openai.AsyncStream``, ``anthropic.AsyncStream``).
 
-    def __init__(self, wrapped: Any, rec: StreamRecord, adapter: Adapter) -> None:
-        super().__init__(wrapped)
-        self._self_rec = rec
-        self._self_adapter = adapter
-        self._self_fast = (rec, _bound(wrapped, "__anext__"), adapter.on_chunk)
-        rec.watch(self)
+    ``async for`` and ``anext()`` run the observed loop as in :class:`SyncStreamProxy`:
+    ``__aiter__`` returns a new async iterator, as the SDK's does (an async generator).
+    """
 
-    def __aiter__(self) -> AsyncStreamProxy:
-        return self
+    def _anext_chunk(self, step: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+        """The step the observed loop awaits per chunk (a subclass may wrap ``step``)."""
+        return step
 
-    async def __anext__(self) -> Any:
-        # The per-chunk hot path: one attribute lookup on the proxy (see _bound), no allocation.
-        rec, next_chunk, on_chunk = self._self_fast
-        try:
-            chunk = await next_chunk()
-        except StopAsyncIteration:
-            rec.end(self._self_adapter.end_event)
-            raise
-        except BaseException as exc:
-            _on_error(rec, self._self_adapter, exc)
-            raise
-        try:
-            rec.chunks += 1
-            if rec.first_chunk_ns is None:
-                rec.first_chunk_ns = time.monotonic_ns()
-            on_chunk(rec, chunk)
-        except Exception:
-            logger.debug("otel_streamslo: reading chunk failed", exc_info=True)
-        return chunk
+    def __aiter__(self) -> AsyncObserved:
+        step = self._anext_chunk(_source(self.__wrapped__, "__aiter__").__anext__)
+        return AsyncObserved(self, self._self_rec, self._self_adapter, step)
+
+    def __anext__(self) -> Awaitable[Any]:
+        steps = self._self_asteps
+        if steps is None:  # holds no proxy (the application does): no cycle
+            step = self._anext_chunk(_step(self.__wrapped__, "__anext__"))
+            steps = self._self_asteps = AsyncObserved(None, self._self_rec, self._self_adapter, step)
+        return steps.__anext__()
 
     async def close(self) -> Any:
         try:
@@ -207,7 +151,7 @@ class AsyncStreamProxy(_HelperNotifications, wrapt.ObjectProxy):  # type: ignore
         finally:
             self._self_rec.end(Event.CANCEL)
 
-    async def __aenter__(self) -> AsyncStreamProxy:
+    async def __aenter__(self) -> Any:
         await self.__wrapped__.__aenter__()
         return self
 

@@ -17,18 +17,18 @@ import weakref
 from typing import Any, Callable, Optional
 
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind
 
 from otel_streamslo.core import links
 from otel_streamslo.core import semconv as sc
 from otel_streamslo.core.lifecycle import (
     Event,
     LifecycleError,
-    Outcome,
     State,
     StreamLifecycle,
     TerminationReason,
 )
+from otel_streamslo.core.report import report
 from otel_streamslo.core.telemetry import Telemetry
 
 logger = logging.getLogger(__name__)
@@ -156,30 +156,36 @@ class StreamRecord:
         if server_port:
             attrs[sc.SERVER_PORT] = server_port
         self._metric_attrs = attrs
-        span_attrs = dict(attrs)
-        span_attrs[sc.GEN_AI_REQUEST_STREAM] = True
-        if self.capture and input_messages is not None:
-            span_attrs[sc.GEN_AI_INPUT_MESSAGES] = _bounded_json(input_messages, settings.max_content_chars)
-        if span is None:
-            self.span = tel.tracer.start_span(
-                f"{operation} {request_model}", kind=SpanKind.CLIENT, attributes=span_attrs
-            )
-        else:
-            self.span = span
-            span.set_attributes(span_attrs)
-        self._active_counted = False
-        try:
-            tel.instruments.active.add(
-                1, {sc.GEN_AI_PROVIDER_NAME: provider, sc.GEN_AI_REQUEST_MODEL: request_model}
-            )
-            self._active_counted = True
-        except Exception:
-            logger.debug("otel_streamslo: active-streams counter failed", exc_info=True)
+        self.span = self._start_span(operation, span, input_messages)
+        self._active_counted = self._count_active()
         self._closer: Optional[links.Closer] = None
         self._link = _register(self)
         # Registered last: a record whose construction failed must not stay "open" forever.
         with _OPEN_LOCK:
             _OPEN[id(self)] = self
+
+    def _start_span(self, operation: str, span: Optional[trace.Span], input_messages: Any) -> trace.Span:
+        """The CLIENT span with the start attributes (or ``span``, given them)."""
+        span_attrs = dict(self._metric_attrs)
+        span_attrs[sc.GEN_AI_REQUEST_STREAM] = True
+        if self.capture and input_messages is not None:
+            limit = self.tel.settings.max_content_chars
+            span_attrs[sc.GEN_AI_INPUT_MESSAGES] = _bounded_json(input_messages, limit)
+        if span is None:
+            name = f"{operation} {self.request_model}"
+            return self.tel.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=span_attrs)
+        span.set_attributes(span_attrs)
+        return span
+
+    def _count_active(self) -> bool:
+        """Count this stream in ``streamslo.streams.active``; whether that worked."""
+        try:
+            key = {sc.GEN_AI_PROVIDER_NAME: self.provider, sc.GEN_AI_REQUEST_MODEL: self.request_model}
+            self.tel.instruments.active.add(1, key)
+            return True
+        except Exception:
+            logger.debug("otel_streamslo: active-streams counter failed", exc_info=True)
+            return False
 
     # --- observation API used by SDK adapters -------------------------------------------------
 
@@ -324,6 +330,17 @@ class StreamRecord:
         except Exception:
             logger.debug("otel_streamslo: recording failed", exc_info=True)
 
+    def _finalize(self, reason: TerminationReason) -> None:
+        with _OPEN_LOCK:
+            _OPEN.pop(id(self), None)
+        try:
+            report(self, reason)
+        finally:
+            try:
+                self.span.end()
+            except Exception:
+                logger.debug("otel_streamslo: span end failed", exc_info=True)
+
     def _first_token(self) -> None:
         try:
             with self._lock:
@@ -348,143 +365,6 @@ class StreamRecord:
             )
         except Exception:
             logger.debug("otel_streamslo: progress event failed", exc_info=True)
-
-    def _delivered_tokens(self, reason: TerminationReason) -> int:
-        completed = reason in (
-            TerminationReason.COMPLETED,
-            TerminationReason.LENGTH,
-            TerminationReason.CONTENT_FILTER,
-        )
-        if completed and self.output_tokens is not None:
-            return self.output_tokens
-        return self.tokens
-
-    def _finalize(self, reason: TerminationReason) -> None:
-        with _OPEN_LOCK:
-            _OPEN.pop(id(self), None)
-        try:
-            self._finalize_span_and_metrics(reason)
-        finally:
-            try:
-                self.span.end()
-            except Exception:
-                logger.debug("otel_streamslo: span end failed", exc_info=True)
-
-    def _finalize_span_and_metrics(self, reason: TerminationReason) -> None:
-        settings = self.tel.settings
-        outcome = settings.policy.outcome(reason, self.http_status)
-        lc = self.lc
-        ttc = (lc.time_to_completion_ns or 0) * _NS
-        ttft_ns = lc.time_to_first_token_ns
-        delivered = self._delivered_tokens(reason)
-        error_type = self._error_type(reason, outcome)
-        attrs: dict[str, Any] = {
-            sc.TERMINATION_REASON: reason.value,
-            sc.SLI_OUTCOME: outcome.value,
-            sc.TIME_TO_COMPLETION: ttc,
-            sc.CHUNKS_DELIVERED: self.chunks,
-            sc.TOKENS_DELIVERED: delivered,
-            sc.TOOL_CALLS_COMMITTED: self.tool_calls,
-        }
-        if ttft_ns is not None:
-            attrs[sc.TIME_TO_FIRST_TOKEN] = ttft_ns * _NS
-            attrs[sc.SLI_LATENCY] = "good" if ttft_ns * _NS <= settings.ttft_threshold_s else "bad"
-        else:
-            attrs[sc.SLI_LATENCY] = "excluded"
-        if self.first_chunk_ns is not None:
-            attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (self.first_chunk_ns - lc.started_ns) * _NS
-        if self.http_status is not None:
-            attrs[sc.HTTP_RESPONSE_STATUS_CODE] = self.http_status
-        if self.response_id:
-            attrs[sc.GEN_AI_RESPONSE_ID] = self.response_id
-        if self.response_model:
-            attrs[sc.GEN_AI_RESPONSE_MODEL] = self.response_model
-        if self._finish_reasons:
-            attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = list(self._finish_reasons)
-        if self.input_tokens is not None:
-            attrs[sc.GEN_AI_USAGE_INPUT_TOKENS] = self.input_tokens
-        if self.output_tokens is not None:
-            attrs[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = self.output_tokens
-        if error_type:
-            attrs[sc.ERROR_TYPE] = error_type
-        if self._content is not None:
-            text = "".join(self._content)[: settings.max_content_chars]
-            attrs[sc.GEN_AI_OUTPUT_MESSAGES] = json.dumps(
-                [{"role": "assistant", "parts": [{"type": "text", "content": text}]}]
-            )
-        attrs.update(self._link_report(reason, outcome))
-        span = self.span
-        span.set_attributes(attrs)
-        if error_type:
-            if self.error is not None and outcome is Outcome.BAD:
-                span.record_exception(self.error)
-            span.set_status(Status(StatusCode.ERROR, reason.value))
-        self._record_metrics(reason, outcome, ttc, ttft_ns, delivered, error_type)
-
-    def _link_report(self, reason: TerminationReason, outcome: Outcome) -> dict[str, Any]:
-        """Committed tool calls; the end reported to the response that started this stream (orphans)."""
-        try:
-            inst = self.tel.instruments
-            key = {sc.GEN_AI_PROVIDER_NAME: self.provider, sc.GEN_AI_REQUEST_MODEL: self.request_model}
-            if self.tool_calls:
-                verdict = {sc.TERMINATION_REASON: reason.value, sc.SLI_OUTCOME: outcome.value}
-                inst.tool_calls.add(self.tool_calls, {**key, **verdict})
-            orphan = self._link.ended(self, outcome is Outcome.BAD) if self._link is not None else None
-            if orphan is None:
-                return {}
-            latency, after = orphan
-            inst.abort_latency.record(latency, key)
-            inst.tokens_after_disconnect.add(after, key)
-            return {
-                links.ORPHANED: True,
-                links.ABORT_PROPAGATION_LATENCY: latency,
-                links.TOKENS_AFTER_DISCONNECT: after,
-            }
-        except Exception:
-            logger.debug("otel_streamslo: upstream link report failed", exc_info=True)
-            return {}
-
-    def _error_type(self, reason: TerminationReason, outcome: Outcome) -> Optional[str]:
-        if reason is TerminationReason.REQUEST_FAILED:
-            if self.http_status is not None:
-                return str(self.http_status)
-            return type(self.error).__qualname__ if self.error is not None else str(reason.value)
-        if outcome is Outcome.BAD:
-            return str(reason.value)
-        return None
-
-    def _record_metrics(
-        self,
-        reason: TerminationReason,
-        outcome: Outcome,
-        ttc: float,
-        ttft_ns: Optional[int],
-        delivered: int,
-        error_type: Optional[str],
-    ) -> None:
-        inst = self.tel.instruments
-        base = self._metric_attrs
-        if self.response_model:
-            base = {**base, sc.GEN_AI_RESPONSE_MODEL: self.response_model}
-        key = {sc.GEN_AI_PROVIDER_NAME: self.provider, sc.GEN_AI_REQUEST_MODEL: self.request_model}
-        if self._active_counted:
-            self._active_counted = False
-            inst.active.add(-1, key)
-        inst.streams.add(1, {**key, sc.TERMINATION_REASON: reason.value, sc.SLI_OUTCOME: outcome.value})
-        if delivered:
-            inst.tokens.add(delivered, key)
-        inst.duration.record(ttc, {**base, sc.ERROR_TYPE: error_type} if error_type else base)
-        if ttft_ns is not None:
-            inst.ttft.record(ttft_ns * _NS, base)
-            after_first = self.tokens - 1
-            end_ns = self.lc.ended_ns
-            first_ns = self.lc.first_token_ns
-            if after_first > 0 and end_ns is not None and first_ns is not None:
-                inst.per_chunk.record((end_ns - first_ns) * _NS / after_first, base)
-        if self.input_tokens is not None:
-            inst.token_usage.record(self.input_tokens, {**base, sc.GEN_AI_TOKEN_TYPE: "input"})
-        if self.output_tokens is not None:
-            inst.token_usage.record(self.output_tokens, {**base, sc.GEN_AI_TOKEN_TYPE: "output"})
 
 
 def _register(rec: StreamRecord) -> Optional[links.ResponseLink]:

@@ -26,15 +26,14 @@ from otel_streamslo.core import semconv as sc
 from otel_streamslo.core.calls import (
     StreamTypes,
     attach_span,
-    classes_found,
     detach_span,
     kwarg_or_arg,
     new_record,
     safe_status,
     server_from_url,
+    stainless_stream_types,
     wrap_result,
 )
-from otel_streamslo.core.errors import http_status_of
 from otel_streamslo.core.proxy import notify_failed
 from otel_streamslo.core.record import StreamRecord
 from otel_streamslo.core.telemetry import Telemetry
@@ -48,21 +47,7 @@ MESSAGES_SPAN_NAME = "anthropic.messages.create"
 
 def stream_types() -> StreamTypes:
     """The stream and raw-response classes of the installed SDK."""
-    import anthropic
-
-    raw = classes_found(
-        ("anthropic._legacy_response", "LegacyAPIResponse"),  # with_raw_response in 0.x
-        ("anthropic._response", "APIResponse"),
-        ("anthropic._response", "AsyncAPIResponse"),
-    )
-    return StreamTypes(
-        provider=sc.PROVIDER_ANTHROPIC,
-        adapter=MessagesAdapter,
-        sync_stream=anthropic.Stream,
-        async_stream=anthropic.AsyncStream,
-        raw_types=raw,
-        status_of=http_status_of,
-    )
+    return stainless_stream_types("anthropic", sc.PROVIDER_ANTHROPIC, MessagesAdapter)
 
 
 def streamed_messages_options(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:

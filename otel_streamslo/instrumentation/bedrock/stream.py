@@ -9,50 +9,16 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any, Optional
 
 import wrapt
 
 from otel_streamslo.core.lifecycle import Event
-from otel_streamslo.core.proxy import Adapter
+from otel_streamslo.core.observe import Adapter, observed
 from otel_streamslo.core.record import StreamRecord
 
 logger = logging.getLogger(__name__)
-
-
-def record_error(rec: StreamRecord, adapter: Adapter, exc: BaseException) -> None:
-    """The stream raised ``exc`` while the app waited for the next event."""
-    try:
-        event = adapter.classify(exc)
-    except Exception:
-        logger.debug("otel_streamslo: classifying %r failed", exc, exc_info=True)
-        event = Event.TRANSPORT_ERROR
-    rec.fail(event, exc)
-
-
-def _events(owner: EventStreamProxy, rec: StreamRecord, adapter: Adapter) -> Iterator[Any]:
-    """Events of the wrapped stream, observed; holds ``owner`` so the app's loop keeps it alive."""
-    source = iter(owner.__wrapped__)
-    on_chunk = adapter.on_chunk
-    while True:
-        try:
-            event = next(source)
-        except StopIteration:
-            rec.end(adapter.end_event)
-            return
-        except BaseException as exc:
-            record_error(rec, adapter, exc)
-            raise
-        try:
-            rec.chunks += 1
-            if rec.first_chunk_ns is None:
-                rec.first_chunk_ns = time.monotonic_ns()
-            on_chunk(rec, event)
-        except Exception:
-            logger.debug("otel_streamslo: reading event failed", exc_info=True)
-        yield event
 
 
 class EventStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
@@ -65,7 +31,7 @@ class EventStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         rec.watch(self)
 
     def __iter__(self) -> Iterator[Any]:
-        return _events(self, self._self_rec, self._self_adapter)
+        return observed(self, self._self_rec, self._self_adapter, iter(self.__wrapped__).__next__)
 
     def close(self) -> Any:
         try:

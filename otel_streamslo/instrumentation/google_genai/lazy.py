@@ -17,12 +17,14 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Any, Callable, Optional
 
 import wrapt
 
 from otel_streamslo.core.calls import attach_span, detach_span
 from otel_streamslo.core.lifecycle import Event, State
+from otel_streamslo.core.observe import AsyncObserved, observed, record_error
 from otel_streamslo.core.record import StreamRecord
 from otel_streamslo.instrumentation.google_genai.errors import response_status, status_of
 from otel_streamslo.instrumentation.google_genai.generate import GenerateAdapter
@@ -35,8 +37,6 @@ PENDING: contextvars.ContextVar[Optional[StreamRecord]] = contextvars.ContextVar
 )
 
 Start = Callable[[], Optional[StreamRecord]]
-#: What a started proxy's per-chunk path reads: (record or None, the generator's step, adapter).
-Fast = tuple[Optional[StreamRecord], Any, GenerateAdapter]
 
 
 def mark_opened(rec: StreamRecord) -> None:
@@ -46,36 +46,31 @@ def mark_opened(rec: StreamRecord) -> None:
 
 
 def _failed(rec: StreamRecord, adapter: GenerateAdapter, exc: BaseException) -> None:
-    """The generator raised ``exc`` while the app waited for a chunk."""
+    """The first step raised ``exc``: a failed request, or an error as the first event of the 200 stream."""
     try:
         if rec.lc.state is State.REQUESTING:
             if response_status(exc) != 200:
                 rec.request_failed(exc, status_of(exc))
                 return
-            rec.opened(200)  # an error as the very first event of the 200 stream
-        rec.fail(adapter.classify(exc), exc)
+            rec.opened(200)
     except Exception:
         logger.debug("otel_streamslo: classifying %r failed", exc, exc_info=True)
-        rec.fail(Event.TRANSPORT_ERROR, exc)
+    record_error(rec, adapter, exc)
 
 
 def _delivered(rec: StreamRecord, adapter: GenerateAdapter, chunk: Any) -> None:
+    """The first chunk (later ones go through the observed loop)."""
     try:
-        if rec.first_chunk_ns is None:
-            rec.first_chunk_ns = time.monotonic_ns()
-            mark_opened(rec)  # the _request hook did not run (older SDK): a chunk proves the 200
+        rec.first_chunk_ns = time.monotonic_ns()
+        mark_opened(rec)  # the _request hook did not run (older SDK): a chunk proves the 200
         rec.chunks += 1
         adapter.on_chunk(rec, chunk)
     except Exception:
         logger.debug("otel_streamslo: reading chunk failed", exc_info=True)
 
 
-def _begin(proxy: Any, step: str) -> Fast:
-    """Start the record at the first step (None in it: not observed) and watch the proxy.
-
-    What the per-chunk path needs is kept in one tuple (``_self_fast``): attribute lookups on a
-    ``wrapt`` proxy are several times dearer than a local read.
-    """
+def _begin(proxy: Any) -> Optional[StreamRecord]:
+    """Start the record at the first step (None: not observed) and watch the proxy."""
     rec = None
     try:
         rec = proxy._self_start()
@@ -83,62 +78,45 @@ def _begin(proxy: Any, step: str) -> Fast:
             rec.watch(proxy)
     except Exception:
         logger.debug("otel_streamslo: cannot start record", exc_info=True)
-    fast = (rec, getattr(proxy.__wrapped__, step), GenerateAdapter())
-    proxy._self_fast = fast
-    return fast
+    proxy._self_rec = rec
+    return rec
 
 
-def _cancel(fast: Any) -> None:
+def _cancel(rec: Optional[StreamRecord]) -> None:
     """``close()`` / ``aclose()``: ``client_cancelled`` if the stream began and is open."""
-    rec = fast[0] if fast is not None else None
     if rec is not None:
         rec.end(Event.CANCEL)
 
 
-class _Started:
-    """The record once the first step ran (``otel_streamslo.stream_outcome`` reads ``_self_rec``)."""
+class LazySyncStream(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+    """Proxy for the generator of ``Models.generate_content_stream``.
 
-    _self_fast: Optional[Fast]
-
-    @property
-    def _self_rec(self) -> Optional[StreamRecord]:
-        fast = self._self_fast
-        return fast[0] if fast is not None else None
-
-
-class LazySyncStream(_Started, wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
-    """Proxy for the generator of ``Models.generate_content_stream``."""
+    After the first step, ``next()`` steps the observed loop (or the generator itself, unobserved).
+    ``otel_streamslo.stream_outcome`` reads ``_self_rec``.
+    """
 
     def __init__(self, wrapped: Any, start: Start) -> None:
         super().__init__(wrapped)
         self._self_start = start
-        self._self_fast: Optional[Fast] = None
+        self._self_rec: Optional[StreamRecord] = None
+        self._self_steps: Optional[Iterator[Any]] = None
 
     def __iter__(self) -> LazySyncStream:
         return self
 
     def __next__(self) -> Any:
-        fast = self._self_fast
-        if fast is None:
+        steps = self._self_steps
+        if steps is None:
             return self._first()
-        rec, next_chunk, adapter = fast
-        if rec is None:
-            return next_chunk()
-        try:
-            chunk = next_chunk()
-        except StopIteration:
-            rec.end(Event.END_MARKER)
-            raise
-        except BaseException as exc:
-            _failed(rec, adapter, exc)
-            raise
-        _delivered(rec, adapter, chunk)
-        return chunk
+        return next(steps)
 
     def _first(self) -> Any:
-        rec, next_chunk, adapter = _begin(self, "__next__")
+        rec, next_chunk = _begin(self), self.__wrapped__.__next__
         if rec is None:
+            self._self_steps = self.__wrapped__
             return next_chunk()
+        adapter = GenerateAdapter()
+        self._self_steps = observed(None, rec, adapter, next_chunk)
         pending = PENDING.set(rec)
         token = attach_span(rec)
         try:
@@ -160,42 +138,34 @@ class LazySyncStream(_Started, wrapt.ObjectProxy):  # type: ignore[misc,type-arg
         try:
             return self.__wrapped__.close()
         finally:
-            _cancel(self._self_fast)
+            _cancel(self._self_rec)
 
 
-class LazyAsyncStream(_Started, wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+class LazyAsyncStream(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     """Proxy for the async generator ``await AsyncModels.generate_content_stream(...)`` returns."""
 
     def __init__(self, wrapped: Any, start: Start) -> None:
         super().__init__(wrapped)
         self._self_start = start
-        self._self_fast: Optional[Fast] = None
+        self._self_rec: Optional[StreamRecord] = None
+        self._self_steps: Optional[AsyncIterator[Any]] = None
 
     def __aiter__(self) -> LazyAsyncStream:
         return self
 
-    async def __anext__(self) -> Any:
-        fast = self._self_fast
-        if fast is None:
-            return await self._first()
-        rec, next_chunk, adapter = fast
-        if rec is None:
-            return await next_chunk()
-        try:
-            chunk = await next_chunk()
-        except StopAsyncIteration:
-            rec.end(Event.END_MARKER)
-            raise
-        except BaseException as exc:
-            _failed(rec, adapter, exc)
-            raise
-        _delivered(rec, adapter, chunk)
-        return chunk
+    def __anext__(self) -> Awaitable[Any]:
+        steps = self._self_steps
+        if steps is None:
+            return self._first()
+        return steps.__anext__()
 
     async def _first(self) -> Any:
-        rec, next_chunk, adapter = _begin(self, "__anext__")
+        rec, next_chunk = _begin(self), self.__wrapped__.__anext__
         if rec is None:
+            self._self_steps = self.__wrapped__
             return await next_chunk()
+        adapter = GenerateAdapter()
+        self._self_steps = AsyncObserved(None, rec, adapter, next_chunk)
         pending = PENDING.set(rec)
         token = attach_span(rec)
         try:
@@ -217,4 +187,4 @@ class LazyAsyncStream(_Started, wrapt.ObjectProxy):  # type: ignore[misc,type-ar
         try:
             return await self.__wrapped__.aclose()
         finally:
-            _cancel(self._self_fast)
+            _cancel(self._self_rec)

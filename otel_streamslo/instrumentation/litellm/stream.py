@@ -9,12 +9,11 @@ each call, never across a yield), so the SDK-level wrappers under litellm record
 from __future__ import annotations
 
 import logging
-import time
-from types import TracebackType
-from typing import Any, Optional
+from collections.abc import Awaitable
+from typing import Any, Callable, Optional
 
 from otel_streamslo.core.lifecycle import Event
-from otel_streamslo.core.proxy import SyncStreamProxy, _on_error
+from otel_streamslo.core.proxy import AsyncStreamProxy, SyncStreamProxy
 from otel_streamslo.core.record import StreamRecord
 from otel_streamslo.instrumentation.anthropic.finish import STOP_REASONS
 from otel_streamslo.instrumentation.litellm.attempts import Attempts, suppressed_scope, unscope
@@ -125,62 +124,34 @@ class LiteLLMAdapter:
             self._tool_name = None
 
 
-class LiteLLMStreamProxy(SyncStreamProxy):
-    """Proxy for a ``CustomStreamWrapper`` (sync and async iteration, ``close()`` and ``aclose()``)."""
+class LiteLLMStreamProxy(SyncStreamProxy, AsyncStreamProxy):
+    """Proxy for a ``CustomStreamWrapper``: sync and async iteration, ``close()`` (sync, as litellm's)
+    and ``aclose()``; every step runs with SDK-level instrumentation suppressed."""
 
     def __init__(self, wrapped: Any, rec: StreamRecord, attempts: Attempts) -> None:
         super().__init__(wrapped, rec, LiteLLMAdapter(wrapped))
         self._self_attempts = attempts
 
-    def __next__(self) -> Any:
-        scope = suppressed_scope(self._self_attempts)
-        try:
-            return super().__next__()
-        finally:
-            unscope(scope)
+    def _next_chunk(self, step: Callable[[], Any]) -> Callable[[], Any]:
+        attempts = self._self_attempts
 
-    def __aiter__(self) -> LiteLLMStreamProxy:
-        return self
+        def scoped() -> Any:
+            scope = suppressed_scope(attempts)
+            try:
+                return step()
+            finally:
+                unscope(scope)
 
-    async def __anext__(self) -> Any:
-        rec, adapter = self._self_rec, self._self_adapter
-        scope = suppressed_scope(self._self_attempts)
-        try:
-            chunk = await self.__wrapped__.__anext__()
-        except StopAsyncIteration:
-            rec.end(adapter.end_event)
-            raise
-        except BaseException as exc:
-            _on_error(rec, adapter, exc)
-            raise
-        finally:
-            unscope(scope)
-        try:
-            rec.chunks += 1
-            if rec.first_chunk_ns is None:
-                rec.first_chunk_ns = time.monotonic_ns()
-            adapter.on_chunk(rec, chunk)
-        except Exception:
-            logger.debug("otel_streamslo: reading chunk failed", exc_info=True)
-        return chunk
+        return scoped
 
-    async def aclose(self) -> Any:
-        try:
-            return await self.__wrapped__.aclose()
-        finally:
-            self._self_rec.end(Event.CANCEL)
+    def _anext_chunk(self, step: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+        attempts = self._self_attempts
 
-    async def __aenter__(self) -> LiteLLMStreamProxy:
-        await self.__wrapped__.__aenter__()
-        return self
+        async def scoped() -> Any:
+            scope = suppressed_scope(attempts)
+            try:
+                return await step()
+            finally:
+                unscope(scope)
 
-    async def __aexit__(
-        self,
-        exc_type: Optional[type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> Any:
-        try:
-            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
-        finally:
-            self._self_rec.exit_block(exc)
+        return scoped

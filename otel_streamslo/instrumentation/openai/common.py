@@ -10,11 +10,11 @@ from otel_streamslo.core.calls import (
     Call,
     StreamCall,
     StreamTypes,
-    classes_found,
     new_record,
     server_from_url,
+    stainless_stream_types,
 )
-from otel_streamslo.core.errors import classify_transport, http_status_of
+from otel_streamslo.core.errors import classify_transport
 from otel_streamslo.core.lifecycle import Event
 from otel_streamslo.core.proxy import Adapter
 from otel_streamslo.core.telemetry import Telemetry
@@ -37,21 +37,7 @@ def classify_openai_error(exc: BaseException) -> Event:
 
 def stream_types(adapter: Callable[[], Adapter]) -> StreamTypes:
     """The stream and raw-response classes of the installed SDK, read by ``adapter``."""
-    import openai
-
-    raw = classes_found(
-        ("openai._legacy_response", "LegacyAPIResponse"),
-        ("openai._response", "APIResponse"),
-        ("openai._response", "AsyncAPIResponse"),
-    )
-    return StreamTypes(
-        provider=sc.PROVIDER_OPENAI,
-        adapter=adapter,
-        sync_stream=openai.Stream,
-        async_stream=openai.AsyncStream,
-        raw_types=raw,
-        status_of=http_status_of,
-    )
+    return stainless_stream_types("openai", sc.PROVIDER_OPENAI, adapter)
 
 
 def server_of(resource: Any) -> tuple[Optional[str], Optional[int]]:

@@ -1,0 +1,149 @@
+"""The per-chunk loop of every stream proxy: the wrapped stream's items, observed on the side.
+
+:func:`observed` (a generator) and :class:`AsyncObserved` (an async iterator) hand out exactly what
+the stream's step (``next_chunk``) returns, re-raise exactly what it raises, and feed each item to
+the adapter. They attach no context and hold no lock; their own errors are logged at debug level.
+:func:`inner_iterator` lets a proxy skip an SDK ``__iter__`` that only re-yields
+``self._iterator`` (so instrumenting adds no generator layer).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import types
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from typing import Any, Callable, Optional, Protocol
+
+from otel_streamslo.core.lifecycle import Event
+from otel_streamslo.core.record import StreamRecord
+
+logger = logging.getLogger(__name__)
+
+
+class Adapter(Protocol):
+    """What an SDK module supplies for one stream: how to read its chunks and errors."""
+
+    end_event: Event
+
+    def on_chunk(self, rec: StreamRecord, chunk: Any) -> None:
+        """Feed one chunk's content, finish reason, usage and metadata into ``rec``."""
+
+    def classify(self, exc: BaseException) -> Event:
+        """Map an exception raised while waiting for the next chunk to a lifecycle event."""
+
+
+def record_error(rec: StreamRecord, adapter: Adapter, exc: BaseException) -> None:
+    """The stream raised ``exc`` while the consumer waited for the next chunk."""
+    try:
+        event = adapter.classify(exc)
+    except Exception:
+        logger.debug("otel_streamslo: classifying %r failed", exc, exc_info=True)
+        event = Event.TRANSPORT_ERROR
+    rec.fail(event, exc)
+
+
+def observed(
+    holder: object, rec: StreamRecord, adapter: Adapter, next_chunk: Callable[[], Any]
+) -> Iterator[Any]:
+    """The items of ``next_chunk()`` until it raises ``StopIteration``, each observed.
+
+    ``holder`` (a proxy, or None) is only held: an application that keeps just the iterator of a
+    ``for`` loop keeps its stream watched, and once the iterator is dropped the proxy can go too.
+    """
+    on_chunk = adapter.on_chunk
+    while True:
+        try:
+            chunk = next_chunk()
+        except StopIteration:
+            rec.end(adapter.end_event)
+            return
+        except BaseException as exc:
+            record_error(rec, adapter, exc)
+            raise
+        try:
+            rec.chunks += 1
+            if rec.first_chunk_ns is None:
+                rec.first_chunk_ns = time.monotonic_ns()
+            on_chunk(rec, chunk)
+        except Exception:
+            logger.debug("otel_streamslo: reading chunk failed", exc_info=True)
+        yield chunk
+
+
+class AsyncObserved:
+    """:func:`observed` for an async stream: the items of ``await next_chunk()``, each observed.
+
+    An async iterator object rather than an async generator: dropped, it goes at once (an async
+    generator is closed later, by a task its event loop schedules), so a stream the application
+    leaves is ``client_abandoned`` as soon as it is collected. ``holder`` as in :func:`observed`.
+    """
+
+    __slots__ = ("_adapter", "_holder", "_next_chunk", "_on_chunk", "_rec")
+
+    def __init__(
+        self, holder: object, rec: StreamRecord, adapter: Adapter, next_chunk: Callable[[], Awaitable[Any]]
+    ) -> None:
+        self._holder = holder
+        self._rec = rec
+        self._adapter = adapter
+        self._next_chunk = next_chunk
+        self._on_chunk = adapter.on_chunk
+
+    def __aiter__(self) -> AsyncObserved:
+        return self
+
+    async def __anext__(self) -> Any:
+        rec = self._rec
+        try:
+            chunk = await self._next_chunk()
+        except StopAsyncIteration:
+            rec.end(self._adapter.end_event)
+            raise
+        except BaseException as exc:
+            record_error(rec, self._adapter, exc)
+            raise
+        try:
+            rec.chunks += 1
+            if rec.first_chunk_ns is None:
+                rec.first_chunk_ns = time.monotonic_ns()
+            self._on_chunk(rec, chunk)
+        except Exception:
+            logger.debug("otel_streamslo: reading chunk failed", exc_info=True)
+        return chunk
+
+
+def _reyield(self: Any) -> Iterator[Any]:
+    for item in self._iterator:  # noqa: UP028 (the SDK's code, compared as bytecode)
+        yield item
+
+
+async def _areyield(self: Any) -> AsyncIterator[Any]:
+    async for item in self._iterator:
+        yield item
+
+
+def _same_code(fn: Any, reference: Any) -> bool:
+    # a plain function only (a wrapt FunctionWrapper forwards ``__code__`` of what it wraps)
+    if type(fn) is not types.FunctionType:
+        return False
+    code, ref = fn.__code__, reference.__code__
+    same = code.co_code == ref.co_code and code.co_names == ref.co_names
+    return bool(same and code.co_consts == ref.co_consts)
+
+
+def inner_iterator(stream: Any, method: str) -> Optional[Any]:
+    """``stream._iterator`` if ``type(stream).<method>`` is ``for item in self._iterator: yield item``.
+
+    ``method`` is ``"__iter__"`` or ``"__aiter__"``. Iterating the inner iterator then gives the same
+    items and exceptions with one generator layer less (openai's ``Stream`` / ``AsyncStream``). None
+    when the method does anything else (anthropic's notifies its own tracing's observer per item).
+    """
+    try:
+        fn = getattr(type(stream), method, None)
+        if not _same_code(fn, _reyield if method == "__iter__" else _areyield):
+            return None
+        return getattr(stream, "_iterator", None)
+    except Exception:
+        logger.debug("otel_streamslo: inspecting %s failed", method, exc_info=True)
+        return None
