@@ -11,19 +11,20 @@ Variants, side by side in one run, interleaved response by response with a rotat
 * ``contrib``: under contrib's ``OpenTelemetryMiddleware`` (one ``http send`` span per event);
 * ``contrib+streamslo``: both, ours inside (enriching contrib's span).
 
-In-process (the exact decomposition, no socket noise): the same variants called with a no-op
-``send``, each at two response lengths, so the added cost splits into a per-body-message part and
-a per-response part (our server span, the ``streamslo.responses`` point).
+In-process (no socket noise): the same variants called with a no-op ``send``. The per-response
+part is our server span and the ``streamslo.responses`` point.
 
-Headline (goal: at most 2% of the plain Starlette SSE event's CPU over uvicorn): the in-process
-cost per body message (a lower bound: warm caches), and the uvicorn pair at ``--events`` per response
-(end to end, noisier); ``--instructions`` adds the uvicorn pair in instructions under valgrind.
+Both the uvicorn pair and the in-process calls run at ``--events`` and ``--events // 10`` per
+response, so each splits into a per-body-message part (the slope) and a per-response part.
+Headline (goal: at most 2% of the plain Starlette SSE event's CPU over uvicorn): the per-body-message
+cost in-process (a lower bound: warm caches) and over uvicorn (end to end, noisier);
+``--instructions`` adds the uvicorn pair counted in instructions under valgrind.
 
 Memory: N responses held open mid-stream in one event loop (in-process ASGI calls), tracemalloc's
 current size with the middleware minus without, per response.
 
-Run: ``.venv/bin/python -m benchmarks.server_overhead [--rounds 60 --events 2000] [--instructions]`` (about a
-minute); writes ``benchmarks/results/server_overhead.json``.
+Run: ``.venv/bin/python -m benchmarks.server_overhead [--rounds 60 --events 2000] [--instructions]``
+(about 1.5 min, 2.5 with ``--instructions``); writes ``benchmarks/results/server_overhead.json``.
 """
 
 from __future__ import annotations
@@ -152,47 +153,65 @@ for line in sys.stdin:
 """
 
 
+def decompose(total: dict[tuple[str, int], list[int]], events: int, short: int) -> dict[str, Any]:
+    """Per-event medians at ``events``, and each pair's added cost: per event, per body message
+    (the slope between the two lengths, per round) and per response (the rest of the short one)."""
+    per_event = {v: [ns / events for ns in total[(v, events)]] for v in VARIANTS}
+    out: dict[str, Any] = {
+        "events_per_response": [events, short],
+        "per_event_ns": {v: statistics.median(per_event[v]) for v in VARIANTS},
+        "added_ns_per_event": {},
+        "ratio": {},
+        "added_ns_per_body_message": {},
+        "added_us_per_response": {},
+    }
+    for v, base in PAIRS:
+        key = f"{v} vs {base}"
+        long_added = [a - b for a, b in zip(total[(v, events)], total[(base, events)])]
+        short_added = [a - b for a, b in zip(total[(v, short)], total[(base, short)])]
+        slopes = [(la - sa) / (events - short) for la, sa in zip(long_added, short_added)]
+        out["added_ns_per_event"][key] = statistics.median(la / events for la in long_added)
+        out["ratio"][key] = statistics.median(a / b for a, b in zip(per_event[v], per_event[base]))
+        out["added_ns_per_body_message"][key] = statistics.median(slopes)
+        out["added_us_per_response"][key] = statistics.median(
+            (sa - slope * short) / 1000 for sa, slope in zip(short_added, slopes)
+        )
+    return out
+
+
 def cpu(rounds: int, events: int) -> dict[str, Any]:
+    """Every variant over uvicorn at ``events`` and ``events // 10`` per response, interleaved."""
     exporter, tp, mp = providers()
-    probes = {v: build(v, events, tp, mp) for v in VARIANTS}
-    servers = {v: Served(p) for v, p in probes.items()}
+    short = max(1, events // 10)
+    runs = [(v, n) for v in VARIANTS for n in (events, short)]
+    probes = {run: build(run[0], run[1], tp, mp) for run in runs}
+    servers = {run: Served(p) for run, p in probes.items()}
     client = subprocess.Popen(
         [sys.executable, "-c", CLIENT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
     assert client.stdin is not None and client.stdout is not None
     stdin, stdout = client.stdin, client.stdout
 
-    def get(v: str) -> None:
-        stdin.write(f"{servers[v].port}\n")
+    def get(run: tuple[str, int]) -> None:
+        stdin.write(f"{servers[run].port}\n")
         stdin.flush()
-        assert int(stdout.readline()) == events
+        assert int(stdout.readline()) == run[1]
 
     try:
-        for v in VARIANTS:  # warm-up
-            get(v)
-            probes[v].samples.clear()
+        for run in runs:  # warm-up
+            get(run)
+            probes[run].samples.clear()
         for r in range(rounds):
-            for v in VARIANTS[r % len(VARIANTS) :] + VARIANTS[: r % len(VARIANTS)]:
-                get(v)
+            for run in runs[r % len(runs) :] + runs[: r % len(runs)]:
+                get(run)
             exporter.clear()
     finally:
         stdin.close()
         client.wait(30)
         for s in servers.values():
             s.stop()
-    per_event = {v: [ns / max(1, n) for ns, n in probes[v].samples] for v in VARIANTS}
-    out: dict[str, Any] = {"events_per_response": events, "rounds": rounds, "per_event_ns": {}}
-    for v in VARIANTS:
-        out["per_event_ns"][v] = statistics.median(per_event[v])
-    out["pairs"] = {}
-    for v, base in PAIRS:
-        diffs = [a - b for a, b in zip(per_event[v], per_event[base])]
-        added = statistics.median(diffs)
-        out["pairs"][f"{v} vs {base}"] = {
-            "added_ns_per_event": added,
-            "added_share_of_plain_event": added / out["per_event_ns"]["plain"],
-            "ratio": statistics.median(a / b for a, b in zip(per_event[v], per_event[base])),
-        }
+    out = decompose({run: [ns for ns, _ in probes[run].samples] for run in runs}, events, short)
+    out["rounds"] = rounds
     return out
 
 
@@ -298,26 +317,8 @@ def inproc(rounds: int, events: int) -> dict[str, Any]:
             exporter.clear()
 
     asyncio.run(go())
-    total = {run: [ns for ns, _ in probes[run].samples] for run in runs}
-    per_event = {v: [ns / events for ns in total[(v, events)]] for v in VARIANTS}
-    out: dict[str, Any] = {
-        "events_per_response": [events, short],
-        "rounds": rounds,
-        "per_event_ns": {v: statistics.median(per_event[v]) for v in VARIANTS},
-        "added_ns_per_event": {},
-        "added_ns_per_body_message": {},
-        "added_us_per_response": {},
-    }
-    for v, base in PAIRS:
-        key = f"{v} vs {base}"
-        long_added = [a - b for a, b in zip(total[(v, events)], total[(base, events)])]
-        short_added = [a - b for a, b in zip(total[(v, short)], total[(base, short)])]
-        slopes = [(la - sa) / (events - short) for la, sa in zip(long_added, short_added)]
-        out["added_ns_per_event"][key] = statistics.median(la / events for la in long_added)
-        out["added_ns_per_body_message"][key] = statistics.median(slopes)
-        out["added_us_per_response"][key] = statistics.median(
-            (sa - slope * short) / 1000 for sa, slope in zip(short_added, slopes)
-        )
+    out = decompose({run: [ns for ns, _ in probes[run].samples] for run in runs}, events, short)
+    out["rounds"] = rounds
     return out
 
 
@@ -368,25 +369,25 @@ def instructions(events: int) -> dict[str, Any]:
 def headline(result: dict[str, Any]) -> dict[str, Any]:
     """Our cost per body message against a plain Starlette SSE event's CPU over uvicorn (goal 2%).
 
-    In-process: our code alone with warm caches (a lower bound). Over uvicorn: the end-to-end pair,
-    with the per-response part included and the caches as uvicorn leaves them (noisier). With
-    ``--instructions``: the same pair in user-space instructions (kernel work not counted).
+    In-process: our code alone with warm caches (a lower bound). Over uvicorn: the same split from
+    the end-to-end pair, caches as uvicorn leaves them (noisier). With ``--instructions``: the
+    uvicorn pair per event in user-space instructions (deterministic; kernel work not counted).
     """
     plain = result["cpu"]["per_event_ns"]["plain"]
     key = "streamslo vs plain"
     per_message = result["inproc"]["added_ns_per_body_message"][key]
     events = result["inproc"]["events_per_response"][0]
-    pair = result["cpu"]["pairs"][key]
+    uv = result["cpu"]
     out = {
         "goal_share": 0.02,
         "plain_starlette_sse_event_ns_over_uvicorn": plain,
         "inprocess_added_ns_per_body_message": per_message,
         "inprocess_added_us_per_response": result["inproc"]["added_us_per_response"][key],
         "inprocess_share_of_plain_event": per_message / plain,
-        f"inprocess_share_of_plain_event_at_{events}_events": result["inproc"]["added_ns_per_event"][key]
-        / plain,
-        f"uvicorn_ratio_at_{events}_events": pair["ratio"],
-        f"uvicorn_added_share_at_{events}_events": pair["added_share_of_plain_event"],
+        "uvicorn_added_ns_per_body_message": uv["added_ns_per_body_message"][key],
+        "uvicorn_share_of_plain_event": uv["added_ns_per_body_message"][key] / plain,
+        "uvicorn_added_us_per_response": uv["added_us_per_response"][key],
+        f"uvicorn_ratio_at_{events}_events": uv["ratio"][key],
     }
     if "instructions" in result:
         out["uvicorn_instructions_share_per_event"] = result["instructions"]["share_of_plain_event"]
