@@ -1,4 +1,4 @@
-"""Compatibility matrix: Python 3.9 and 3.13 x the oldest and newest supported openai / anthropic.
+"""Compatibility matrix: Python 3.9 and 3.13 x the oldest and newest supported openai / anthropic / botocore.
 
 Each session installs the package (``[chaos]`` extra, for the chaos provider) with pinned SDK
 versions into its own reused venv and runs the contract suite. The full suite stays on the main
@@ -30,12 +30,16 @@ PYTHONS = ("3.9", "3.13")
 PACKAGES = {
     "openai": ROOT / "otel_streamslo" / "instrumentation" / "openai" / "package.py",
     "anthropic": ROOT / "otel_streamslo" / "instrumentation" / "anthropic" / "package.py",
+    "botocore": ROOT / "otel_streamslo" / "instrumentation" / "bedrock" / "package.py",
 }
 
-#: The newest SDK versions served for each Python (openai 3.x and anthropic 1.x+ need Python >= 3.10).
+#: The newest SDK versions served for each Python (openai 3.x and anthropic 1.x+ need Python >= 3.10,
+#: botocore > 1.42.97 too). botocore is installed through boto3 of the same version (the ``[bedrock]``
+#: extra); the main venv runs an older botocore, the one aiobotocore accepts, so the newest is tested here
+#: (sync: aiobotocore is not installed in these venvs).
 NEWEST = {
-    "3.9": {"openai": "2.48.0", "anthropic": "0.125.0"},
-    "3.13": {"openai": "3.57.0", "anthropic": "2.15.0"},
+    "3.9": {"openai": "2.48.0", "anthropic": "0.125.0", "boto3": "1.42.97", "botocore": "1.42.97"},
+    "3.13": {"openai": "3.57.0", "anthropic": "2.15.0", "boto3": "1.44.8", "botocore": "1.44.8"},
 }
 
 #: Extra pins of the oldest cell: openai < 1.55.3 passes ``proxies=`` to httpx, which httpx 0.28 removed
@@ -49,8 +53,8 @@ TOOLS = {
 }
 
 #: What each cell runs: the contract suite (termination reasons, helpers, transparency, one span).
-#: Only the openai and anthropic drivers (the other SDKs' drivers run in the main suite).
-SUITE = ("tests/contract", "-k", "openai. or anthropic.messages")
+#: Only the openai, anthropic and Bedrock drivers (the other SDKs' drivers run in the main suite only).
+SUITE = ("tests/contract", "-k", "openai. or anthropic.messages or bedrock.")
 #: A hung cell fails with its stack after 120 s instead of stalling CI (httpcore 1.0.9 can deadlock when a
 #: dropped sync stream is finalized by the GC inside its own pool lock; see the README, "Supported versions").
 PYTEST_ARGS = ("-p", "no:cacheprovider", "-q", "-n", "4", "--timeout", "120", "--timeout-method", "thread")
@@ -73,7 +77,14 @@ def floor(sdk: str) -> str:
 def pins(python: str, sdks: str) -> list[str]:
     """The pip requirements of one cell's SDKs."""
     if sdks == "oldest":
-        return [f"openai=={floor('openai')}", f"anthropic=={floor('anthropic')}", *OLDEST_EXTRA]
+        botocore = floor("botocore")
+        return [
+            f"openai=={floor('openai')}",
+            f"anthropic=={floor('anthropic')}",
+            f"boto3=={botocore}",  # boto3 and botocore share version numbers
+            f"botocore=={botocore}",
+            *OLDEST_EXTRA,
+        ]
     return [f"{sdk}=={version}" for sdk, version in NEWEST[python].items()]
 
 
@@ -130,7 +141,7 @@ _VERSIONS = (
     "def v(n):\n"
     "    try: return version(n)\n"
     "    except PackageNotFoundError: return '-'\n"
-    "names = ('openai', 'anthropic', 'httpx', 'httpx2')\n"
+    "names = ('openai', 'anthropic', 'httpx', 'httpx2', 'botocore', 'aiobotocore')\n"
     "print('python', sys.version.split()[0], *(f'{n} {v(n)}' for n in names))"
 )
 

@@ -6,6 +6,10 @@ botocore generates client methods at runtime; every one calls ``BaseClient._make
 straight through, after one set lookup). The stream comes back inside the response dict
 (``response["stream"]`` / ``response["body"]``, a ``botocore.eventstream.EventStream``); it is
 replaced there by :class:`~.stream.EventStreamProxy`.
+
+aiobotocore's ``AioBaseClient._make_api_call`` is a coroutine function of its own (it does not
+call botocore's); it is patched the same way, and its ``AioEventStream`` is replaced by
+:class:`~.stream.AsyncEventStreamProxy`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,14 @@ import logging
 from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
-from otel_streamslo.core.calls import Wrapper, attach_span, detach_span, new_record, sync_call_wrapper
+from otel_streamslo.core.calls import (
+    Wrapper,
+    async_call_wrapper,
+    attach_span,
+    detach_span,
+    new_record,
+    sync_call_wrapper,
+)
 from otel_streamslo.core.lifecycle import Event
 from otel_streamslo.core.proxy import Adapter
 from otel_streamslo.core.record import StreamRecord
@@ -23,7 +34,7 @@ from otel_streamslo.core.telemetry import Telemetry
 from otel_streamslo.instrumentation.bedrock.converse import ConverseAdapter
 from otel_streamslo.instrumentation.bedrock.errors import status_of
 from otel_streamslo.instrumentation.bedrock.invoke import INVOKE_ADAPTERS, model_family
-from otel_streamslo.instrumentation.bedrock.stream import EventStreamProxy
+from otel_streamslo.instrumentation.bedrock.stream import AsyncEventStreamProxy, EventStreamProxy
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +44,8 @@ CONVERSE_STREAM = "ConverseStream"
 INVOKE_STREAM = "InvokeModelWithResponseStream"
 #: Streaming operation -> the key of its event stream in the response dict.
 STREAM_KEYS = {CONVERSE_STREAM: "stream", INVOKE_STREAM: "body"}
+#: The event stream's class name (botocore / aiobotocore) -> its proxy.
+PROXIES = {False: ("EventStream", EventStreamProxy), True: ("AioEventStream", AsyncEventStreamProxy)}
 
 
 def server_of(client: Any) -> tuple[Optional[str], Optional[int]]:
@@ -68,13 +81,21 @@ def _input(tel: Telemetry, operation: str, params: dict[str, Any]) -> Any:
 class BedrockCall:
     """One streaming call while its request is in flight (the ``Call`` protocol of core.calls)."""
 
-    __slots__ = ("adapter", "key", "rec", "request_id")
+    __slots__ = ("adapter", "asynchronous", "key", "rec", "request_id")
 
-    def __init__(self, rec: StreamRecord, key: str, adapter: Callable[[], Adapter], request_id: bool) -> None:
+    def __init__(
+        self,
+        rec: StreamRecord,
+        key: str,
+        adapter: Callable[[], Adapter],
+        request_id: bool,
+        asynchronous: bool,
+    ) -> None:
         self.rec = rec
         self.key = key
         self.adapter = adapter
         self.request_id = request_id  # the stream carries no response id: the AWS request id stands for it
+        self.asynchronous = asynchronous  # aiobotocore
 
     def enter(self) -> Any:
         return attach_span(self.rec)
@@ -100,15 +121,18 @@ class BedrockCall:
         if self.request_id:
             self.rec.response_info(response_id=meta.get("RequestId"))
         stream = result.get(self.key)
-        if type(stream).__name__ != "EventStream":
+        name, proxy = PROXIES[self.asynchronous]
+        if type(stream).__name__ != name:
             logger.debug("otel_streamslo: unexpected %s body %r", self.key, type(stream))
             self.rec.end(Event.EOF)
             return
         adapter = self.adapter()
-        result[self.key] = EventStreamProxy(stream, self.rec, adapter)
+        result[self.key] = proxy(stream, self.rec, adapter)
 
 
-def make_begin(tel: Telemetry) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], Optional[BedrockCall]]:
+def make_begin(
+    tel: Telemetry, asynchronous: bool = False
+) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], Optional[BedrockCall]]:
     """The begin hook of ``_make_api_call``: a :class:`BedrockCall` for the streaming operations."""
 
     def begin(client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Optional[BedrockCall]:
@@ -130,7 +154,7 @@ def make_begin(tel: Telemetry) -> Callable[[Any, tuple[Any, ...], dict[str, Any]
         rec = new_record(tel, PROVIDER, model, server_of(client), _input(tel, operation, params))
         if rec is None:
             return None
-        return BedrockCall(rec, STREAM_KEYS[operation], adapter, request_id=family != "anthropic")
+        return BedrockCall(rec, STREAM_KEYS[operation], adapter, family != "anthropic", asynchronous)
 
     return begin
 
@@ -138,6 +162,24 @@ def make_begin(tel: Telemetry) -> Callable[[Any, tuple[Any, ...], dict[str, Any]
 def make_api_call_wrapper(tel: Telemetry) -> Wrapper:
     """wrapt wrapper of ``BaseClient._make_api_call``: observes the streaming operations only."""
     observed = sync_call_wrapper(make_begin(tel))
+
+    def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        operation = args[0] if args else kwargs.get("operation_name")
+        if operation not in STREAM_KEYS:
+            return wrapped(*args, **kwargs)
+        return observed(wrapped, instance, args, kwargs)
+
+    return wrapper
+
+
+def make_async_api_call_wrapper(tel: Telemetry) -> Wrapper:
+    """wrapt wrapper of aiobotocore's ``AioBaseClient._make_api_call`` (a coroutine function).
+
+    Other operations get the original coroutine back untouched (no extra coroutine layer).
+    """
+    observed = async_call_wrapper(make_begin(tel, asynchronous=True))
 
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]

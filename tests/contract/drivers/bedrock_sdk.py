@@ -1,14 +1,17 @@
-"""Drivers of boto3 / botocore's Bedrock runtime: ``converse_stream``, ``invoke_model_with_response_stream``.
+"""Drivers of Bedrock runtime: ``converse_stream``, ``invoke_model_with_response_stream``.
 
-The app gets a dict and iterates ``response["stream"]`` (Converse) or ``response["body"]`` (Invoke),
-a ``botocore.eventstream.EventStream``: only ``raw`` mode, sync only (aiobotocore needs an older
-botocore than the pinned one), and no ``with`` (EventStream is no context manager, so neither the
-``with`` nor the ``raise`` ending exists). Chaos headers travel through a ``before-sign`` handler.
+Sync on boto3 / botocore, async on aiobotocore (when installed: it pins an older botocore, so the
+nox ``bedrock`` session runs the newest botocore sync only). The app gets a dict and iterates
+``response["stream"]`` (Converse) or ``response["body"]`` (Invoke), a botocore ``EventStream`` /
+aiobotocore ``AioEventStream``: only ``raw`` mode, and no ``with`` (neither stream is a (async)
+context manager, so neither the ``with`` nor the ``raise`` ending exists). Chaos headers travel
+through a ``before-sign`` handler.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 from typing import Any, ClassVar, Optional
 
@@ -16,11 +19,15 @@ from tests.contract.drivers.base import Driver, scrub
 from tests.contract.faults import FAULTS, Expect
 
 PROMPT = "hello"
+# botocore lets urllib3's errors through while a stream is read, aiobotocore aiohttp's (the
+# suite does not tell the driver sync from async: either client's class is accepted).
 RAISES: dict[str, tuple[str, ...]] = {
     "server_error_event": ("EventStreamError",),
-    "connection_dropped": ("ProtocolError",),
-    "idle_timeout": ("ReadTimeoutError",),
+    "connection_dropped": ("ProtocolError", "ClientPayloadError"),
+    "idle_timeout": ("ReadTimeoutError", "SocketTimeoutError"),
 }
+#: aiobotocore installed: the async clients run too.
+HAS_AIOBOTOCORE = importlib.util.find_spec("aiobotocore") is not None
 STATUS_ERRORS = {
     400: "ValidationException",
     429: "ThrottlingException",
@@ -43,23 +50,28 @@ def model_knows(shape: str) -> bool:
     return shape in model.shape_names
 
 
+def client_kwargs(endpoint_url: str, read_timeout: float) -> dict[str, Any]:
+    """``create_client`` kwargs: the chaos endpoint, dummy credentials, no retries."""
+    from botocore.config import Config
+
+    config = Config(retries={"total_max_attempts": 1}, read_timeout=read_timeout, connect_timeout=10)
+    return {
+        "endpoint_url": endpoint_url,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "x",
+        "aws_secret_access_key": "x",
+        "config": config,
+    }
+
+
 class Client:
     """A ``bedrock-runtime`` client plus the chaos headers of the next call (a ``with`` closes it)."""
 
     def __init__(self, endpoint_url: str, read_timeout: float) -> None:
         import boto3
-        from botocore.config import Config
 
-        config = Config(retries={"total_max_attempts": 1}, read_timeout=read_timeout, connect_timeout=10)
         self.headers: dict[str, str] = {}
-        self.raw = boto3.client(
-            "bedrock-runtime",
-            endpoint_url=endpoint_url,
-            region_name="us-east-1",
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-            config=config,
-        )
+        self.raw = boto3.client("bedrock-runtime", **client_kwargs(endpoint_url, read_timeout))
         self.raw.meta.events.register("before-sign.bedrock-runtime.*", self._add_headers)
 
     def _add_headers(self, request: Any, **kwargs: Any) -> None:
@@ -73,14 +85,39 @@ class Client:
         self.raw.close()
 
 
+class AsyncClient:
+    """An aiobotocore ``bedrock-runtime`` client (``async with`` creates and closes it), headers as above."""
+
+    def __init__(self, endpoint_url: str, read_timeout: float) -> None:
+        from aiobotocore.session import get_session
+
+        self.headers: dict[str, str] = {}
+        self._creator = get_session().create_client(
+            "bedrock-runtime", **client_kwargs(endpoint_url, read_timeout)
+        )
+        self.raw: Any = None
+
+    def _add_headers(self, request: Any, **kwargs: Any) -> None:
+        for name, value in self.headers.items():
+            request.headers[name] = value
+
+    async def __aenter__(self) -> AsyncClient:
+        self.raw = await self._creator.__aenter__()
+        self.raw.meta.events.register("before-sign.bedrock-runtime.*", self._add_headers)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._creator.__aexit__(*exc)
+
+
 class _Bedrock(Driver):
     """What both operations share."""
 
     sdk = "botocore"
     provider = "aws.bedrock"
     modes = ("raw",)
-    asyncs = (False,)
-    endings = ("consume", "close", "break", "drop")
+    asyncs = (False, True) if HAS_AIOBOTOCORE else (False,)
+    endings = ("consume", "close", "break", "drop", "cancel")
     connect_error = "EndpointConnectionError"
     key: ClassVar[str]
 
@@ -93,15 +130,22 @@ class _Bedrock(Driver):
         return str(chaos.base_url)
 
     def client(self, base_url: str, *, asynchronous: bool, read_timeout: float, tracer_provider: Any) -> Any:
-        assert not asynchronous
-        return Client(base_url, read_timeout)
+        return (AsyncClient if asynchronous else Client)(base_url, read_timeout)
 
-    def call(self, client: Client) -> dict[str, Any]:
+    def call(self, client: Any) -> Any:
+        """The operation on ``client.raw`` (a coroutine on an aiobotocore client)."""
         raise NotImplementedError
 
     def start(self, client: Any, mode: str, headers: dict[str, str]) -> Any:
         client.headers = headers
         return self.call(client)[self.key]
+
+    async def astart(self, client: Any, mode: str, headers: dict[str, str]) -> Any:
+        client.headers = headers
+        return (await self.call(client))[self.key]
+
+    async def aclose(self, stream: Any) -> None:
+        stream.close()  # AioEventStream.close() is synchronous, as botocore's
 
     def reason_override(self, fault: str, mode: str) -> Optional[Expect]:
         if fault.startswith("malformed_json"):  # botocore yields the odd event, the body is whole
@@ -129,8 +173,8 @@ class BedrockConverse(_Bedrock):
         "tool_calls": "tool_use",
     }
 
-    def call(self, client: Client) -> dict[str, Any]:
-        return client.raw.converse_stream(  # type: ignore[no-any-return]
+    def call(self, client: Any) -> Any:
+        return client.raw.converse_stream(
             modelId=self.model,
             messages=[{"role": "user", "content": [{"text": PROMPT}]}],
             inferenceConfig={"maxTokens": 64},
@@ -161,10 +205,8 @@ class _Invoke(_Bedrock):
     def body(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def call(self, client: Client) -> dict[str, Any]:
-        return client.raw.invoke_model_with_response_stream(  # type: ignore[no-any-return]
-            modelId=self.model, body=json.dumps(self.body())
-        )
+    def call(self, client: Any) -> Any:
+        return client.raw.invoke_model_with_response_stream(modelId=self.model, body=json.dumps(self.body()))
 
     def dump(self, item: Any) -> Any:
         return scrub(payload(item)) if "chunk" in item else scrub(item)

@@ -13,11 +13,12 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from otel_streamslo.core.calls import SUPPRESS_LANGUAGE_MODEL_INSTRUMENTATION_KEY
 from otel_streamslo.instrumentation.bedrock import BedrockStreamInstrumentor
 from tests.conftest import Telemetry
-from tests.contract.drivers.bedrock_sdk import Client
+from tests.contract.drivers.bedrock_sdk import HAS_AIOBOTOCORE, Client
 from tests.instrumentation.bedrock.conftest import converse
 from tests.instrumentation.zero_code import INSTRUMENT, our_spans, reasons, run_app
 
 TARGET = "botocore.client:BaseClient._make_api_call"
+AIO_TARGET = "aiobotocore.client:AioBaseClient._make_api_call"
 
 
 def test_entry_point_loads_the_instrumentor() -> None:
@@ -26,18 +27,28 @@ def test_entry_point_loads_the_instrumentor() -> None:
 
 
 def test_patch_and_unpatch(telemetry: Telemetry) -> None:
+    """botocore's and (when installed) aiobotocore's ``_make_api_call`` are patched, then restored."""
     import botocore.client
 
-    original = botocore.client.BaseClient.__dict__["_make_api_call"]
+    owners: list[Any] = [botocore.client.BaseClient]
+    if HAS_AIOBOTOCORE:
+        import aiobotocore.client
+
+        owners.append(aiobotocore.client.AioBaseClient)
+    originals = [owner.__dict__["_make_api_call"] for owner in owners]
     inst = BedrockStreamInstrumentor()
     inst.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
     try:
-        assert inst.instrumented_targets() == (TARGET,)
-        assert inst.skipped_targets() == {}
-        assert botocore.client.BaseClient.__dict__["_make_api_call"] is not original
+        if HAS_AIOBOTOCORE:
+            assert inst.instrumented_targets() == (TARGET, AIO_TARGET)
+            assert inst.skipped_targets() == {}
+        else:
+            assert inst.instrumented_targets() == (TARGET,)
+            assert list(inst.skipped_targets()) == [AIO_TARGET]
+        assert all(o.__dict__["_make_api_call"] is not f for o, f in zip(owners, originals))
     finally:
         inst.uninstrument()
-    assert botocore.client.BaseClient.__dict__["_make_api_call"] is original
+    assert all(o.__dict__["_make_api_call"] is f for o, f in zip(owners, originals))
 
 
 def test_suppressed_calls_make_no_span(instrumented: Telemetry, bedrock: Client) -> None:
