@@ -15,7 +15,8 @@ def classify_bedrock_error(exc: BaseException) -> Event:
     ``internalServerException``, ``serviceUnavailableException``, ``throttlingException`` ...)
     arrives as ``botocore.exceptions.EventStreamError``: an error event. botocore does not wrap the
     transport while a stream is read: a drop is urllib3's ``ProtocolError``, a stall its
-    ``ReadTimeoutError`` (or botocore's wrappers of them), classified by name.
+    ``ReadTimeoutError`` (or botocore's wrappers of them); aiobotocore lets aiohttp's through
+    (``ClientPayloadError``, ``SocketTimeoutError``). All are classified by class name.
     """
     if any(cls.__name__ == "EventStreamError" for cls in type(exc).__mro__):
         return Event.ERROR_EVENT

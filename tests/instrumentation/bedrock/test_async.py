@@ -2,12 +2,15 @@
 
 The contract suite runs every fault and ending on the async drivers; these are the paths of
 aiobotocore's own API: its ``AioEventStream`` (no ``iter()``, no ``async with``, a new async
-iterator per ``aiter()``), calls that pass through, suppression and the answer's end before usage.
+iterator per ``aiter()``), calls that pass through, suppression, the answer's end before usage, and
+zero-code use through ``opentelemetry-instrument``.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +20,7 @@ from otel_streamslo.instrumentation.bedrock import BedrockStreamInstrumentor
 from tests.conftest import Telemetry
 from tests.contract.drivers.bedrock_sdk import AsyncClient
 from tests.instrumentation.bedrock.conftest import MESSAGES, attrs_of
+from tests.instrumentation.zero_code import INSTRUMENT, our_spans, reasons, run_app
 
 pytest.importorskip("aiobotocore")
 
@@ -125,3 +129,37 @@ async def test_throttled_before_the_stream_is_request_failed_429(
         "request_failed",
         429,
     )
+
+
+AIO_APP = textwrap.dedent(
+    """
+    import asyncio, os, aiohttp
+    from aiobotocore.session import get_session
+    from botocore.config import Config
+
+    async def main():
+        async with get_session().create_client(
+            "bedrock-runtime", endpoint_url=os.environ["CHAOS_URL"], region_name="us-east-1",
+            aws_access_key_id="x", aws_secret_access_key="x",
+            config=Config(retries={"total_max_attempts": 1}),
+        ) as client:
+            for fault in ["none", "reset@2", "eof@2"]:
+                try:
+                    response = await client.converse_stream(
+                        modelId="zero-code+" + fault, messages=[{"role": "user", "content": [{"text": "hi"}]}]
+                    )
+                    async for _ in response["stream"]:
+                        pass
+                except aiohttp.ClientPayloadError:
+                    pass
+
+    asyncio.run(main())
+    print("APP-DONE")
+    """
+)
+
+
+def test_opentelemetry_instrument_observes_aiobotocore(chaos: Any, tmp_path: Path) -> None:
+    ours = our_spans(run_app(AIO_APP, tmp_path, {"CHAOS_URL": chaos.base_url}, INSTRUMENT))
+    assert reasons(ours) == ["completed", "connection_dropped", "truncated"]
+    assert all(s["attributes"]["gen_ai.provider.name"] == "aws.bedrock" for s in ours)
