@@ -8,9 +8,14 @@ purpose with ``-m 'not promtool'``.
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
+
+from otel_streamslo.rules.render import render, to_yaml
+from otel_streamslo.rules.spec import load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARDS = REPO / "dashboards"
@@ -49,3 +54,28 @@ def promtool() -> str:
 def prometheus_bin() -> str:
     """Path of the prometheus server binary; fails with install instructions when missing."""
     return _tool("prometheus")
+
+
+def regenerated_stems(spec_dir: Path, rules_dir: Path) -> list[str]:
+    """Check each spec of ``spec_dir`` renders byte for byte to its rules file; return their stems."""
+    specs = sorted(spec_dir.glob("*.yaml"))
+    stems = [p.stem for p in specs]
+    assert stems == [p.stem for p in sorted(rules_dir.glob("*.yaml"))], (
+        "rules without spec, or spec without rules"
+    )
+    for path in specs:
+        assert to_yaml(render(load_spec(path)), path.name).encode() == (rules_dir / path.name).read_bytes(), (
+            f"{path} changed: run otel-streamslo rules --spec {spec_dir} --out {rules_dir}"
+        )
+    return stems
+
+
+def check_rules_with_promtool(promtool: str, rules_dir: Path) -> None:
+    """``promtool check rules`` accepts every rules file of ``rules_dir`` with all its rules."""
+    for path in sorted(rules_dir.glob("*.yaml")):
+        result = subprocess.run(
+            [promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        groups = yaml.safe_load(path.read_text())["groups"]
+        assert f"SUCCESS: {sum(len(g['rules']) for g in groups)} rules found" in result.stdout

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from typing import Any
 
 import pytest
-import yaml
 
 from otel_streamslo.rules import sli
 from otel_streamslo.rules.conventions import CALLS_METRIC, SPAN_DURATION_METRIC
-from otel_streamslo.rules.render import render, to_yaml
 from otel_streamslo.rules.spec import SLO, SpecError, load_spec, parse_spec
 
-from .conftest import RULES_DIR, SLO_DIR
+from .conftest import RULES_DIR, SLO_DIR, check_rules_with_promtool, regenerated_stems
 from .test_rules_dashboards import DASHBOARD_FILES, expressions, load
 
 PEERS_SPEC_DIR = SLO_DIR / "peers"
@@ -105,25 +102,12 @@ def test_committed_spec_and_peers_spec_differ_only_in_the_label() -> None:
 
 
 def test_committed_peers_rules_are_regenerated_byte_for_byte() -> None:
-    specs = sorted(PEERS_SPEC_DIR.glob("*.yaml"))
-    assert (
-        [p.stem for p in specs] == [p.stem for p in sorted(PEERS_RULES_DIR.glob("*.yaml"))] == ["streamslo"]
-    )
-    for path in specs:
-        assert (
-            to_yaml(render(load_spec(path)), path.name).encode() == (PEERS_RULES_DIR / path.name).read_bytes()
-        ), f"{path} changed: run otel-streamslo rules --spec {PEERS_SPEC_DIR} --out {PEERS_RULES_DIR}"
+    assert regenerated_stems(PEERS_SPEC_DIR, PEERS_RULES_DIR) == ["streamslo"]
 
 
 @pytest.mark.promtool
 def test_peers_rules_pass_promtool_check(promtool: str) -> None:
-    for path in sorted(PEERS_RULES_DIR.glob("*.yaml")):
-        result = subprocess.run(
-            [promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60, check=False
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        groups = yaml.safe_load(path.read_text())["groups"]
-        assert f"SUCCESS: {sum(len(g['rules']) for g in groups)} rules found" in result.stdout
+    check_rules_with_promtool(promtool, PEERS_RULES_DIR)
 
 
 def test_dashboards_count_span_metrics_like_the_default_rules() -> None:
