@@ -33,7 +33,7 @@ bash collector/test.sh
 step "pytest"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 
-step "compatibility matrix (nox): Python 3.9 and 3.13 x oldest/newest openai + anthropic, contract suite"
+step "compatibility matrix (nox): Python 3.9 and 3.13 x oldest/newest openai + anthropic + botocore, contract suite"
 # noxfile.py finds python3.9 / python3.13 on PATH or under ~/.pyenv/versions and fails (never skips) when
 # one is missing. The venvs under .nox/ are reused between runs (installs skipped when the pins are unchanged).
 .venv/bin/nox --non-interactive -s compat
