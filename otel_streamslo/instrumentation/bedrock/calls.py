@@ -159,9 +159,12 @@ def make_begin(
     return begin
 
 
-def make_api_call_wrapper(tel: Telemetry) -> Wrapper:
-    """wrapt wrapper of ``BaseClient._make_api_call``: observes the streaming operations only."""
-    observed = sync_call_wrapper(make_begin(tel))
+def _streaming_only(observed: Wrapper) -> Wrapper:
+    """A ``_make_api_call`` wrapper that hands the streaming operations to ``observed``.
+
+    Every other operation gets exactly what ``wrapped`` returns (for aiobotocore: the original
+    coroutine, no extra coroutine layer).
+    """
 
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -172,21 +175,13 @@ def make_api_call_wrapper(tel: Telemetry) -> Wrapper:
         return observed(wrapped, instance, args, kwargs)
 
     return wrapper
+
+
+def make_api_call_wrapper(tel: Telemetry) -> Wrapper:
+    """wrapt wrapper of ``BaseClient._make_api_call``: observes the streaming operations only."""
+    return _streaming_only(sync_call_wrapper(make_begin(tel)))
 
 
 def make_async_api_call_wrapper(tel: Telemetry) -> Wrapper:
-    """wrapt wrapper of aiobotocore's ``AioBaseClient._make_api_call`` (a coroutine function).
-
-    Other operations get the original coroutine back untouched (no extra coroutine layer).
-    """
-    observed = async_call_wrapper(make_begin(tel, asynchronous=True))
-
-    def wrapper(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        operation = args[0] if args else kwargs.get("operation_name")
-        if operation not in STREAM_KEYS:
-            return wrapped(*args, **kwargs)
-        return observed(wrapped, instance, args, kwargs)
-
-    return wrapper
+    """wrapt wrapper of aiobotocore's ``AioBaseClient._make_api_call`` (a coroutine function)."""
+    return _streaming_only(async_call_wrapper(make_begin(tel, asynchronous=True)))
