@@ -4,7 +4,8 @@
 the stream's step (``next_chunk``) returns, re-raise exactly what it raises, and feed each item to
 the adapter. They attach no context and hold no lock; their own errors are logged at debug level.
 :func:`inner_iterator` lets a proxy skip an SDK ``__iter__`` that only re-yields
-``self._iterator`` (so instrumenting adds no generator layer).
+``self._iterator``, or re-yields it telling ``self._observer`` of each item (the loops then make
+that call themselves), so instrumenting adds no generator layer.
 """
 
 from __future__ import annotations
@@ -44,17 +45,25 @@ def record_error(rec: StreamRecord, adapter: Adapter, exc: BaseException) -> Non
 
 
 def observed(
-    holder: object, rec: StreamRecord, adapter: Adapter, next_chunk: Callable[[], Any]
+    holder: object,
+    rec: StreamRecord,
+    adapter: Adapter,
+    next_chunk: Callable[[], Any],
+    notifier: Any = None,
 ) -> Iterator[Any]:
     """The items of ``next_chunk()`` until it raises ``StopIteration``, each observed.
 
     ``holder`` (a proxy, or None) is only held: an application that keeps just the iterator of a
     ``for`` loop keeps its stream watched, and once the iterator is dropped the proxy can go too.
+    ``notifier`` (see :func:`inner_iterator`): the SDK stream whose ``_observer`` learns of each
+    item before it is handed out, as the SDK's own ``__iter__`` does; its errors are the stream's.
     """
     on_chunk = adapter.on_chunk
     while True:
         try:
             chunk = next_chunk()
+            if notifier is not None and (observer := notifier._observer) is not None:
+                observer.item(chunk)
         except StopIteration:
             rec.end(adapter.end_event)
             return
@@ -76,18 +85,25 @@ class AsyncObserved:
 
     An async iterator object rather than an async generator: dropped, it goes at once (an async
     generator is closed later, by a task its event loop schedules), so a stream the application
-    leaves is ``client_abandoned`` as soon as it is collected. ``holder`` as in :func:`observed`.
+    leaves is ``client_abandoned`` as soon as it is collected. ``holder`` and ``notifier`` as in
+    :func:`observed`.
     """
 
-    __slots__ = ("_adapter", "_holder", "_next_chunk", "_on_chunk", "_rec")
+    __slots__ = ("_adapter", "_holder", "_next_chunk", "_notifier", "_on_chunk", "_rec")
 
     def __init__(
-        self, holder: object, rec: StreamRecord, adapter: Adapter, next_chunk: Callable[[], Awaitable[Any]]
+        self,
+        holder: object,
+        rec: StreamRecord,
+        adapter: Adapter,
+        next_chunk: Callable[[], Awaitable[Any]],
+        notifier: Any = None,
     ) -> None:
         self._holder = holder
         self._rec = rec
         self._adapter = adapter
         self._next_chunk = next_chunk
+        self._notifier = notifier
         self._on_chunk = adapter.on_chunk
 
     def __aiter__(self) -> AsyncObserved:
@@ -97,6 +113,9 @@ class AsyncObserved:
         rec = self._rec
         try:
             chunk = await self._next_chunk()
+            notifier = self._notifier
+            if notifier is not None and (observer := notifier._observer) is not None:
+                observer.item(chunk)
         except StopAsyncIteration:
             rec.end(self._adapter.end_event)
             raise
@@ -123,6 +142,24 @@ async def _areyield(self: Any) -> AsyncIterator[Any]:
         yield item
 
 
+def _reyield_observed(self: Any) -> Iterator[Any]:
+    for item in self._iterator:
+        if (observer := self._observer) is not None:
+            observer.item(item)
+        yield item
+
+
+async def _areyield_observed(self: Any) -> AsyncIterator[Any]:
+    async for item in self._iterator:
+        if (observer := self._observer) is not None:
+            observer.item(item)
+        yield item
+
+
+# method -> (plain re-yield, re-yield telling self._observer of each item)
+_FORMS = {"__iter__": (_reyield, _reyield_observed), "__aiter__": (_areyield, _areyield_observed)}
+
+
 def _same_code(fn: Any, reference: Any) -> bool:
     # a plain function only (a wrapt FunctionWrapper forwards ``__code__`` of what it wraps)
     if type(fn) is not types.FunctionType:
@@ -132,18 +169,28 @@ def _same_code(fn: Any, reference: Any) -> bool:
     return bool(same and code.co_consts == ref.co_consts)
 
 
-def inner_iterator(stream: Any, method: str) -> Optional[Any]:
-    """``stream._iterator`` if ``type(stream).<method>`` is ``for item in self._iterator: yield item``.
+def inner_iterator(stream: Any, method: str) -> Optional[tuple[Any, Any]]:
+    """``(stream._iterator, notifier)`` when ``type(stream).<method>`` only re-yields ``self._iterator``.
 
-    ``method`` is ``"__iter__"`` or ``"__aiter__"``. Iterating the inner iterator then gives the same
-    items and exceptions with one generator layer less (openai's ``Stream`` / ``AsyncStream``). None
-    when the method does anything else (anthropic's notifies its own tracing's observer per item).
+    ``method`` is ``"__iter__"`` or ``"__aiter__"``. The plain form (openai's ``Stream``) gives
+    ``notifier`` None; the form that first tells ``self._observer`` of each item (anthropic's, for
+    its own tracing) gives ``stream``, for the loops to make that call. Either way iterating the
+    inner iterator gives the same items, calls and exceptions with one generator layer less. None
+    when the method does anything else.
     """
     try:
+        forms = _FORMS.get(method)
         fn = getattr(type(stream), method, None)
-        if not _same_code(fn, _reyield if method == "__iter__" else _areyield):
+        if forms is None:
             return None
-        return getattr(stream, "_iterator", None)
+        if _same_code(fn, forms[0]):
+            notifier = None
+        elif _same_code(fn, forms[1]):
+            notifier = stream
+        else:
+            return None
+        inner = getattr(stream, "_iterator", None)
+        return None if inner is None else (inner, notifier)
     except Exception:
         logger.debug("otel_streamslo: inspecting %s failed", method, exc_info=True)
         return None

@@ -26,12 +26,12 @@ __all__ = ["Adapter", "AsyncStreamProxy", "RawResponseProxy", "SyncStreamProxy",
 logger = logging.getLogger(__name__)
 
 
-def _source(wrapped: Any, method: str) -> Any:
-    """What a loop over ``wrapped`` steps: its inner iterator when ``method`` only re-yields that."""
+def _source(wrapped: Any, method: str) -> tuple[Any, Any]:
+    """What a loop over ``wrapped`` steps, and its notifier: see ``observe.inner_iterator``."""
     inner = inner_iterator(wrapped, method)
     if inner is not None:
         return inner
-    return iter(wrapped) if method == "__iter__" else type(wrapped).__aiter__(wrapped)
+    return (iter(wrapped) if method == "__iter__" else type(wrapped).__aiter__(wrapped)), None
 
 
 def _step(wrapped: Any, name: str) -> Callable[[], Any]:
@@ -85,8 +85,9 @@ class SyncStreamProxy(_StreamProxy):
         return step
 
     def __iter__(self) -> Iterator[Any]:
-        step = self._next_chunk(_source(self.__wrapped__, "__iter__").__next__)
-        return observed(self, self._self_rec, self._self_adapter, step)
+        source, notifier = _source(self.__wrapped__, "__iter__")
+        step = self._next_chunk(source.__next__)
+        return observed(self, self._self_rec, self._self_adapter, step, notifier)
 
     def __next__(self) -> Any:
         steps = self._self_steps
@@ -129,8 +130,9 @@ class AsyncStreamProxy(_StreamProxy):
         return step
 
     def __aiter__(self) -> AsyncObserved:
-        step = self._anext_chunk(_source(self.__wrapped__, "__aiter__").__anext__)
-        return AsyncObserved(self, self._self_rec, self._self_adapter, step)
+        source, notifier = _source(self.__wrapped__, "__aiter__")
+        step = self._anext_chunk(source.__anext__)
+        return AsyncObserved(self, self._self_rec, self._self_adapter, step, notifier)
 
     def __anext__(self) -> Awaitable[Any]:
         steps = self._self_asteps
