@@ -11,7 +11,12 @@ Every worker is pinned to the same CPU and the server to another (``BENCH_PIN_CP
 is favoured by where the scheduler puts it. Interleaving is fine-grained (lockstep): a round is
 ``streams`` passes; in each pass every variant opens one stream and then the variants take turns
 reading ``slice`` chunks each (order rotating every slice) until every stream has ended, so two
-variants' slices run milliseconds apart under the same load from other processes. A variant's value
+variants' slices run milliseconds apart under the same load from other processes. Every round runs
+in fresh worker processes: where a process's interned names and types land decides which entries of
+CPython's method cache collide, a per-process draw worth up to ~1% of the SDK's per-chunk cost either
+way (seen in instruction counts under valgrind, where a no-op change to the instrumented loop moved
+the SDK's own cache misses by ~7,000 instructions per chunk), so one process per variant for a whole
+run would keep one draw for the whole run. A variant's value
 for the round is its CPU time over all chunks of the round (stream ends included); each round gives
 one paired difference (and ratio) per (variant, baseline) pair, and the tables show the median over
 rounds with its quartiles and range. The median over all adjacent full-slice pairs (stream ends
@@ -76,7 +81,7 @@ def variants_for(sdk: str, baseline: bool) -> list[str]:
 
 
 def _measure(
-    fleet: Any, mode: str, api: str, chunks: int, streams: int, rounds: int, slice_: int
+    fleet: Any, mode: str, api: str, chunks: int, streams: int, rounds: int, slice_: int, respawn: bool = True
 ) -> dict[str, Any]:
     """Per variant, per round: CPU (and wall) µs per chunk over ``streams`` streams read in lockstep.
 
@@ -84,12 +89,16 @@ def _measure(
     rotating every slice) until all have ended: adjacent slices of two variants run milliseconds
     apart, under the same load from elsewhere. ``slices`` keeps, per variant, the CPU µs per chunk
     of every full slice (the stream's end excluded), aligned across variants for a paired median.
+    Every round after the first runs in fresh worker processes (``Fleet.respawn``): one memory
+    layout per variant and round, so no variant keeps a lucky or unlucky one for the whole run.
     """
-    fleet.each("stream", fleet.variants, mode=mode, api=api, chunks=min(chunks, 500))  # warm-up
     cpu: dict[str, list[float]] = {v: [] for v in fleet.variants}
     wall: dict[str, list[float]] = {v: [] for v in fleet.variants}
     slices: dict[str, list[float]] = {v: [] for v in fleet.variants}
     for r in range(rounds):
+        if r and respawn:
+            fleet.respawn()
+        fleet.each("stream", fleet.variants, mode=mode, api=api, chunks=min(chunks, 500))  # warm-up
         tot = {v: [0, 0, 0] for v in fleet.variants}  # cpu ns, wall ns, chunks
         for k in range(streams):
             order = rotate(fleet.variants, r * streams + k)
@@ -248,7 +257,8 @@ def section(results: dict[str, dict[str, Any]], load: Any) -> list[str]:
         "",
         f"Client process CPU time (`time.process_time`, all its threads) per chunk, the real SDK reading "
         f"`benchmarks._sse_server` over 127.0.0.1; {any_['rounds']} interleaved rounds x "
-        f"{any_['streams_per_round']} streams per variant, {any_['chunks_per_stream']}-chunk streams "
+        f"{any_['streams_per_round']} streams per variant (fresh worker processes every round), "
+        f"{any_['chunks_per_stream']}-chunk streams "
         f"(preparsed: x5), read in lockstep slices of {any_.get('slice_chunks', '?')} chunks; medians of "
         f"per-round paired differences, quartiles and range across rounds. "
         f"Load average at start: {load}.",

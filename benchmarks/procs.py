@@ -151,7 +151,13 @@ class WorkerProc:
 
 
 class Fleet:
-    """The workers of one SDK (failed variants are kept with their reason)."""
+    """The workers of one SDK (failed variants are kept with their reason).
+
+    :meth:`respawn` replaces every worker by a fresh process of the same variant: a process's
+    memory layout (where its interned names and types land, hence which of CPython's method-cache
+    slots collide) is drawn once per process and moves a per-chunk cost by up to ~1% either way, so
+    a suite that respawns between rounds samples a new layout per round instead of one per run.
+    """
 
     def __init__(
         self,
@@ -166,6 +172,9 @@ class Fleet:
         self.workers: dict[str, WorkerProc] = {}
         self.failed: dict[str, str] = {}
         self.info: dict[str, Any] = {}
+        self._args = (chaos_url, script, sse_url)
+        self._paths: dict[str, list[Path]] = {}
+        self._retired: dict[str, list[dict[str, Any]]] = {}
         for v in variants:
             paths: list[Path] = []
             if v.endswith("_base"):
@@ -178,15 +187,31 @@ class Fleet:
                     self.failed[v] = f"{PEER_PACKAGES[(sdk, v)]} not installed (run benchmarks/run.sh)"
                     continue
                 paths.append(peer)
-            w = WorkerProc(sdk, v, chaos_url, script, paths, sse_url)
-            if w.ok:
-                self.workers[v] = w
-                self.info[v] = w.ready.get("info")
-                log(f"{sdk}/{v}: ready (pid {w.ready.get('pid')})")
-            else:
-                self.failed[v] = str(w.ready.get("error"))
-                log(f"{sdk}/{v}: FAILED to instrument: {self.failed[v]}")
-                w.close()
+            self._paths[v] = paths
+            self._spawn(v)
+
+    def _spawn(self, v: str) -> None:
+        chaos_url, script, sse_url = self._args
+        w = WorkerProc(self.sdk, v, chaos_url, script, self._paths[v], sse_url)
+        if w.ok:
+            self.workers[v] = w
+            self.info[v] = w.ready.get("info")
+            log(f"{self.sdk}/{v}: ready (pid {w.ready.get('pid')})")
+        else:
+            self.failed[v] = str(w.ready.get("error"))
+            log(f"{self.sdk}/{v}: FAILED to instrument: {self.failed[v]}")
+            w.close()
+
+    def respawn(self) -> None:
+        """Replace every live worker by a fresh process (its telemetry so far is kept)."""
+        for v in list(self.workers):
+            try:
+                self._retired.setdefault(v, []).append(self.workers[v].call("telemetry"))
+            except RuntimeError as exc:
+                self.drop(v, str(exc).splitlines()[0][:500])
+                continue
+            self.workers.pop(v).close()
+            self._spawn(v)
 
     @property
     def variants(self) -> list[str]:
@@ -210,7 +235,17 @@ class Fleet:
         return out
 
     def telemetry(self) -> dict[str, Any]:
-        return self.each("telemetry", self.variants)
+        """Per variant: spans exported and span/metric names, over every process it ran in."""
+        out = self.each("telemetry", self.variants)
+        for v, docs in self._retired.items():
+            if v in out:
+                for doc in docs:
+                    out[v]["spans"] += doc.get("spans", 0)
+                    names = out[v]["span_names"]
+                    for name, n in doc.get("span_names", {}).items():
+                        names[name] = names.get(name, 0) + n
+                    out[v]["metrics"] = sorted({*out[v]["metrics"], *doc.get("metrics", [])})
+        return out
 
     def close(self) -> None:
         for w in self.workers.values():

@@ -106,6 +106,38 @@ def providers() -> tuple[Any, Any, Any]:
     return exporter, tp, MeterProvider(metric_readers=[InMemoryMetricReader()])
 
 
+class PassThrough:
+    """The least a pure ASGI middleware that sees every body message can do: wrap ``send``, call it.
+
+    The ``passthrough`` variant of ``--instructions``: the floor under any send-watching middleware.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        def on_send(message: Any) -> Any:
+            return send(message)
+
+        await self.app(scope, receive, on_send)
+
+
+def perturb_layout(seed: int) -> None:
+    """Shift where this process's later types and names land (and their method-cache slots).
+
+    CPython's method cache is indexed by a type's version tag and a name's address, so which hot
+    lookups collide is drawn once per process; ``seed`` > 0 assigns ``seed * 7`` version tags and
+    allocates ``seed * 4099`` bytes of names before anything is imported, drawing another layout.
+    """
+    keep = [type(f"_Layout{i}", (), {"x": i}) for i in range(seed * 7)]
+    _LAYOUT.extend(t.x for t in keep)  # the lookup assigns the type its version tag
+    _LAYOUT.extend(keep)
+    _LAYOUT.append(sys.intern("_" * (seed * 4099)))
+
+
+_LAYOUT: list[Any] = []
+
+
 def build(variant: str, events: int, tp: Any, mp: Any) -> CpuProbe:
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
@@ -116,6 +148,8 @@ def build(variant: str, events: int, tp: Any, mp: Any) -> CpuProbe:
         app = StreamSLOMiddleware(app, tracer_provider=tp, meter_provider=mp, innermost=True)
     if "contrib" in variant:
         app = OpenTelemetryMiddleware(app, tracer_provider=tp, meter_provider=mp)
+    if variant == "passthrough":
+        app = PassThrough(app)
     return CpuProbe(app)
 
 
@@ -322,8 +356,9 @@ def inproc(rounds: int, events: int) -> dict[str, Any]:
     return out
 
 
-def serve_once(variant: str, events: int) -> None:
+def serve_once(variant: str, events: int, seed: int = 0) -> None:
     """One response of ``variant`` over uvicorn to a client process (the child of ``instructions``)."""
+    perturb_layout(seed)
     _, tp, mp = providers()
     served = Served(build(variant, events, tp, mp))
     try:
@@ -340,29 +375,52 @@ def serve_once(variant: str, events: int) -> None:
         served.stop()
 
 
-def instructions(events: int) -> dict[str, Any]:
+INSTRUCTION_VARIANTS = ("plain", "passthrough", "streamslo")
+
+
+def instructions(events: int, layouts: int = 4) -> dict[str, Any]:
     """Instructions per SSE event over uvicorn under valgrind (deterministic; kernel work not counted).
 
     Each variant serves one response of ``events`` and one of ``events // 10`` in its own process
     under ``valgrind --tool=cachegrind``; the difference over the difference in events is the cost
-    per event, with process start and per-response work cancelled out.
+    per event, with process start and per-response work cancelled out. That is repeated in
+    ``layouts`` process layouts (:func:`perturb_layout`) and averaged: one layout alone moves a
+    variant's count per event by up to a few hundred instructions either way. ``passthrough`` (a
+    middleware that only wraps ``send``) is the floor under any middleware that watches the body.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     short = max(1, events // 10)
 
-    def refs(variant: str, n: int) -> int:
+    def refs(job: tuple[str, int, int]) -> int:
+        variant, n, seed = job
         cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-        cmd += [sys.executable, "-m", "benchmarks.server_overhead", "--serve-once", variant, str(n)]
+        cmd += [sys.executable, "-m", "benchmarks.server_overhead"]
+        cmd += ["--serve-once", variant, str(n), str(seed)]
         env = {**os.environ, "PYTHONHASHSEED": "0"}
         got = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True, env=env)
         line = next(x for x in got.stderr.splitlines() if "I   refs:" in x or "I refs:" in x)
         return int(line.split(":")[1].replace(",", ""))
 
-    per_event = {v: (refs(v, events) - refs(v, short)) / (events - short) for v in ("plain", "streamslo")}
+    jobs = [(v, n, seed) for seed in range(layouts) for v in INSTRUCTION_VARIANTS for n in (events, short)]
+    with ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) // 2)) as pool:
+        counts = dict(zip(jobs, pool.map(refs, jobs)))
+    by_layout = {
+        v: [(counts[(v, events, k)] - counts[(v, short, k)]) / (events - short) for k in range(layouts)]
+        for v in INSTRUCTION_VARIANTS
+    }
+    per_event = {v: statistics.mean(x) for v, x in by_layout.items()}
     added = per_event["streamslo"] - per_event["plain"]
+    floor = per_event["passthrough"] - per_event["plain"]
     return {
+        "layouts": layouts,
+        "per_event_by_layout": by_layout,
         "per_event": per_event,
         "added_per_event": added,
         "share_of_plain_event": added / per_event["plain"],
+        "passthrough_added_per_event": floor,
+        "passthrough_share_of_plain_event": floor / per_event["plain"],
+        "added_over_passthrough_per_event": added - floor,
     }
 
 
@@ -391,6 +449,9 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
     }
     if "instructions" in result:
         out["uvicorn_instructions_share_per_event"] = result["instructions"]["share_of_plain_event"]
+        out["uvicorn_instructions_passthrough_share_per_event"] = result["instructions"][
+            "passthrough_share_of_plain_event"
+        ]
     return out
 
 
@@ -400,10 +461,16 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--open", type=int, default=500)
     parser.add_argument("--instructions", action="store_true", help="also count instructions (valgrind)")
-    parser.add_argument("--serve-once", nargs=2, metavar=("VARIANT", "EVENTS"), help=argparse.SUPPRESS)
+    parser.add_argument("--layouts", type=int, default=4, help="process layouts averaged by --instructions")
+    parser.add_argument("--instructions-only", action="store_true", help="only the valgrind counts")
+    once = ("VARIANT", "EVENTS", "SEED")
+    parser.add_argument("--serve-once", nargs=3, metavar=once, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_once:
-        serve_once(args.serve_once[0], int(args.serve_once[1]))
+        serve_once(args.serve_once[0], int(args.serve_once[1]), int(args.serve_once[2]))
+        return
+    if args.instructions_only:
+        print(json.dumps(instructions(args.events, args.layouts), indent=2, sort_keys=True))
         return
     load_before, started = os.getloadavg(), time.monotonic()
     result: dict[str, Any] = {
@@ -412,7 +479,7 @@ def main() -> None:
         "memory": memory(args.open),
     }
     if args.instructions:
-        result["instructions"] = instructions(args.events)
+        result["instructions"] = instructions(args.events, args.layouts)
     result["headline"] = headline(result)
     result["machine"] = {
         "cpus": os.cpu_count(),
