@@ -48,36 +48,51 @@ def observed(
     holder: object,
     rec: StreamRecord,
     adapter: Adapter,
-    next_chunk: Callable[[], Any],
+    chunks: Iterator[Any],
     notifier: Any = None,
 ) -> Iterator[Any]:
-    """The items of ``next_chunk()`` until it raises ``StopIteration``, each observed.
+    """The items of ``chunks`` until it is exhausted, each observed.
 
-    ``holder`` (a proxy, or None) is only held: an application that keeps just the iterator of a
-    ``for`` loop keeps its stream watched, and once the iterator is dropped the proxy can go too.
-    ``notifier`` (see :func:`inner_iterator`): the SDK stream whose ``_observer`` learns of each
-    item before it is handed out, as the SDK's own ``__iter__`` does; its errors are the stream's.
+    A ``for`` loop over ``chunks`` (the stream's inner iterator: the interpreter's own iteration
+    path, already hot from the SDK's loops, rather than a call per item). An exception raised
+    while the consumer holds an item (``close()``, ``throw()``) is not the stream's: it passes
+    through unrecorded. ``holder`` (a proxy, or None) is only held: an application that keeps just
+    the iterator of a ``for`` loop keeps its stream watched, and once the iterator is dropped the
+    proxy can go too. ``notifier`` (see :func:`inner_iterator`): the SDK stream whose ``_observer``
+    learns of each item before it is handed out, as the SDK's own ``__iter__`` does; its errors
+    are the stream's.
     """
     on_chunk = adapter.on_chunk
-    while True:
-        try:
-            chunk = next_chunk()
+    handed_out = False
+    try:
+        for chunk in chunks:
             if notifier is not None and (observer := notifier._observer) is not None:
                 observer.item(chunk)
-        except StopIteration:
-            rec.end(adapter.end_event)
-            return
-        except BaseException as exc:
+            try:
+                rec.chunks += 1
+                if rec.first_chunk_ns is None:
+                    rec.first_chunk_ns = time.monotonic_ns()
+                on_chunk(rec, chunk)
+            except Exception:
+                logger.debug("otel_streamslo: reading chunk failed", exc_info=True)
+            handed_out = True
+            yield chunk
+            handed_out = False
+    except BaseException as exc:
+        if not handed_out:
             record_error(rec, adapter, exc)
-            raise
+        raise
+    rec.end(adapter.end_event)
+
+
+def calls(step: Callable[[], Any]) -> Iterator[Any]:
+    """An iterator over ``step()`` until it raises ``StopIteration`` (for :func:`observed`)."""
+    while True:
         try:
-            rec.chunks += 1
-            if rec.first_chunk_ns is None:
-                rec.first_chunk_ns = time.monotonic_ns()
-            on_chunk(rec, chunk)
-        except Exception:
-            logger.debug("otel_streamslo: reading chunk failed", exc_info=True)
-        yield chunk
+            item = step()
+        except StopIteration:
+            return
+        yield item
 
 
 class AsyncObserved:

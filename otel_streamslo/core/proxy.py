@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 import wrapt
 
 from otel_streamslo.core.lifecycle import Event
-from otel_streamslo.core.observe import Adapter, AsyncObserved, inner_iterator, observed, record_error
+from otel_streamslo.core.observe import Adapter, AsyncObserved, calls, inner_iterator, observed, record_error
 from otel_streamslo.core.record import StreamRecord
 
 __all__ = ["Adapter", "AsyncStreamProxy", "RawResponseProxy", "SyncStreamProxy", "record_error"]
@@ -81,19 +81,23 @@ class SyncStreamProxy(_StreamProxy):
     """
 
     def _next_chunk(self, step: Callable[[], Any]) -> Callable[[], Any]:
-        """The step the observed loop calls per chunk (a subclass may wrap ``step``)."""
+        """The step the observed loop calls per chunk (a subclass may wrap ``step``).
+
+        Not overridden, ``for`` loops step the stream's iterator directly (no call per chunk).
+        """
         return step
 
     def __iter__(self) -> Iterator[Any]:
         source, notifier = _source(self.__wrapped__, "__iter__")
-        step = self._next_chunk(source.__next__)
-        return observed(self, self._self_rec, self._self_adapter, step, notifier)
+        if type(self)._next_chunk is not SyncStreamProxy._next_chunk:
+            source = calls(self._next_chunk(source.__next__))
+        return observed(self, self._self_rec, self._self_adapter, source, notifier)
 
     def __next__(self) -> Any:
         steps = self._self_steps
         if steps is None:  # holds no proxy (the application does): no cycle
             step = self._next_chunk(_step(self.__wrapped__, "__next__"))
-            steps = self._self_steps = observed(None, self._self_rec, self._self_adapter, step)
+            steps = self._self_steps = observed(None, self._self_rec, self._self_adapter, calls(step))
         return next(steps)
 
     def close(self) -> Any:

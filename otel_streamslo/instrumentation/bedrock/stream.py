@@ -32,7 +32,7 @@ class EventStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         rec.watch(self)
 
     def __iter__(self) -> Iterator[Any]:
-        return observed(self, self._self_rec, self._self_adapter, iter(self.__wrapped__).__next__)
+        return observed(self, self._self_rec, self._self_adapter, iter(self.__wrapped__))
 
     def close(self) -> Any:
         try:

@@ -116,7 +116,7 @@ class LazySyncStream(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
             self._self_steps = self.__wrapped__
             return next_chunk()
         adapter = GenerateAdapter()
-        self._self_steps = observed(None, rec, adapter, next_chunk)
+        self._self_steps = observed(None, rec, adapter, self.__wrapped__)
         pending = PENDING.set(rec)
         token = attach_span(rec)
         try:
