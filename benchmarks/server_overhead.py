@@ -122,22 +122,6 @@ class PassThrough:
         await self.app(scope, receive, on_send)
 
 
-def perturb_layout(seed: int) -> None:
-    """Shift where this process's later types and names land (and their method-cache slots).
-
-    CPython's method cache is indexed by a type's version tag and a name's address, so which hot
-    lookups collide is drawn once per process; ``seed`` > 0 assigns ``seed * 7`` version tags and
-    allocates ``seed * 4099`` bytes of names before anything is imported, drawing another layout.
-    """
-    keep = [type(f"_Layout{i}", (), {"x": i}) for i in range(seed * 7)]
-    _LAYOUT.extend(t.x for t in keep)  # the lookup assigns the type its version tag
-    _LAYOUT.extend(keep)
-    _LAYOUT.append(sys.intern("_" * (seed * 4099)))
-
-
-_LAYOUT: list[Any] = []
-
-
 def build(variant: str, events: int, tp: Any, mp: Any) -> CpuProbe:
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
@@ -358,6 +342,8 @@ def inproc(rounds: int, events: int) -> dict[str, Any]:
 
 def serve_once(variant: str, events: int, seed: int = 0) -> None:
     """One response of ``variant`` over uvicorn to a client process (the child of ``instructions``)."""
+    from benchmarks._layout import perturb_layout
+
     perturb_layout(seed)
     _, tp, mp = providers()
     served = Served(build(variant, events, tp, mp))
@@ -384,7 +370,7 @@ def instructions(events: int, layouts: int = 4) -> dict[str, Any]:
     Each variant serves one response of ``events`` and one of ``events // 10`` in its own process
     under ``valgrind --tool=cachegrind``; the difference over the difference in events is the cost
     per event, with process start and per-response work cancelled out. That is repeated in
-    ``layouts`` process layouts (:func:`perturb_layout`) and averaged: one layout alone moves a
+    ``layouts`` process layouts (``benchmarks._layout``) and averaged: one layout alone moves a
     variant's count per event by up to a few hundred instructions either way. ``passthrough`` (a
     middleware that only wraps ``send``) is the floor under any middleware that watches the body.
     """
@@ -469,8 +455,13 @@ def main() -> None:
     if args.serve_once:
         serve_once(args.serve_once[0], int(args.serve_once[1]), int(args.serve_once[2]))
         return
-    if args.instructions_only:
-        print(json.dumps(instructions(args.events, args.layouts), indent=2, sort_keys=True))
+    if args.instructions_only:  # refresh the counts of the last full run's results
+        result = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        result["instructions"] = instructions(args.events, args.layouts)
+        if "cpu" in result:
+            result["headline"] = headline(result)
+            RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        print(json.dumps(result["instructions"], indent=2, sort_keys=True))
         return
     load_before, started = os.getloadavg(), time.monotonic()
     result: dict[str, Any] = {
