@@ -73,7 +73,9 @@ def _refs(job: tuple[str, str, str, int, int], urls_file: str) -> int:
     return int(line.split(":")[1].replace(",", ""))
 
 
-def measure(layouts: int, lengths: tuple[int, int], pairs_: list[tuple[str, str, str]]) -> dict[str, Any]:
+def measure(
+    layouts: int, lengths: tuple[int, int], pairs_: list[tuple[str, str, str]], first: int = 0
+) -> dict[str, Any]:
     """Instructions per chunk for every variant of ``pairs_`` and both APIs, averaged over layouts."""
     from benchmarks.inputs import record_scripts
     from benchmarks.procs import Chaos, SSEServer
@@ -91,7 +93,7 @@ def measure(layouts: int, lengths: tuple[int, int], pairs_: list[tuple[str, str,
             urls_file.write_text(json.dumps(urls))
             jobs = [
                 (s, v, api, n, seed)
-                for seed in range(layouts)
+                for seed in range(first, first + layouts)
                 for s, v in variants
                 for api in ("sync", "async")
                 for n in (short, long_)
@@ -108,7 +110,7 @@ def measure(layouts: int, lengths: tuple[int, int], pairs_: list[tuple[str, str,
         for api in ("sync", "async"):
             per_chunk.setdefault(f"{s}/{api}", {})[v] = [
                 (counts[(s, v, api, long_, k)] - counts[(s, v, api, short, k)]) / (long_ - short)
-                for k in range(layouts)
+                for k in range(first, first + layouts)
             ]
     out = {"layouts": layouts, "lengths": lengths, "per_chunk_by_layout": per_chunk}
     return {**out, "pairs": pairs(per_chunk, pairs_)}
@@ -142,6 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--layouts", type=int, default=2)
     parser.add_argument("--chunks", default="500,2500", help="the two stream lengths")
+    parser.add_argument("--first-layout", type=int, default=0, help="seed of the first layout")
     parser.add_argument("--no-reference", action="store_true", help="skip the SDK's own tracing vs raw")
     parser.add_argument("--once", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -151,7 +154,7 @@ def main() -> None:
         return
     a, b = (int(x) for x in args.chunks.split(","))
     chosen = PAIRS[:2] if args.no_reference else PAIRS
-    result = measure(args.layouts, (a, b), chosen)
+    result = measure(args.layouts, (a, b), chosen, args.first_layout)
     RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     for row in result["pairs"]:
         print(
