@@ -1,4 +1,4 @@
-"""Draw another process memory layout: the confounder of per-chunk and per-event costs.
+"""Instruction counts under valgrind, in drawn process layouts (the confounder of per-chunk costs).
 
 CPython's method cache (4,096 slots) is indexed by a type's version tag and a name's address, so
 which of the hot attribute lookups collide, and miss every time, is decided once per process by
@@ -9,6 +9,8 @@ per chunk, so a comparison of two processes is only fair averaged over several l
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from typing import Any
 
@@ -21,3 +23,13 @@ def perturb_layout(seed: int) -> None:
     _KEEP.extend(t.x for t in types_)  # the lookup assigns each type its version tag
     _KEEP.extend(types_)
     _KEEP.append(sys.intern("_" * (seed * 4099)))
+
+
+def instructions(module_args: list[str], timeout: float = 1800) -> int:
+    """User-space instructions of ``python -m <module_args>`` under ``valgrind --tool=cachegrind``."""
+    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+    cmd += [sys.executable, "-m", *module_args]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    got = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True, env=env)
+    line = next(x for x in got.stderr.splitlines() if "I   refs:" in x or "I refs:" in x)
+    return int(line.split(":")[1].replace(",", ""))

@@ -81,7 +81,7 @@ def variants_for(sdk: str, baseline: bool) -> list[str]:
 
 
 def _measure(
-    fleet: Any, mode: str, api: str, chunks: int, streams: int, rounds: int, slice_: int, respawn: bool = True
+    fleet: Any, mode: str, api: str, chunks: int, streams: int, rounds: int, slice_: int
 ) -> dict[str, Any]:
     """Per variant, per round: CPU (and wall) µs per chunk over ``streams`` streams read in lockstep.
 
@@ -96,7 +96,7 @@ def _measure(
     wall: dict[str, list[float]] = {v: [] for v in fleet.variants}
     slices: dict[str, list[float]] = {v: [] for v in fleet.variants}
     for r in range(rounds):
-        if r and respawn:
+        if r:
             fleet.respawn()
         fleet.each("stream", fleet.variants, mode=mode, api=api, chunks=min(chunks, 500))  # warm-up
         tot = {v: [0, 0, 0] for v in fleet.variants}  # cpu ns, wall ns, chunks

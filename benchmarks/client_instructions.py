@@ -20,8 +20,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -63,14 +61,12 @@ def read_once(sdk: str, variant: str, api: str, chunks: int, seed: int, urls: di
 
 
 def _refs(job: tuple[str, str, str, int, int], urls_file: str) -> int:
+    from benchmarks._layout import instructions
+
     sdk, variant, api, n, seed = job
-    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    cmd += [sys.executable, "-m", "benchmarks.client_instructions", "--once", urls_file]
-    cmd += [sdk, variant, api, str(n), str(seed)]
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    got = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=True, env=env)
-    line = next(x for x in got.stderr.splitlines() if "I   refs:" in x or "I refs:" in x)
-    return int(line.split(":")[1].replace(",", ""))
+    return instructions(
+        ["benchmarks.client_instructions", "--once", urls_file, sdk, variant, api, str(n), str(seed)]
+    )
 
 
 def measure(

@@ -376,17 +376,13 @@ def instructions(events: int, layouts: int = 4) -> dict[str, Any]:
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from benchmarks._layout import instructions as count
+
     short = max(1, events // 10)
 
     def refs(job: tuple[str, int, int]) -> int:
         variant, n, seed = job
-        cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-        cmd += [sys.executable, "-m", "benchmarks.server_overhead"]
-        cmd += ["--serve-once", variant, str(n), str(seed)]
-        env = {**os.environ, "PYTHONHASHSEED": "0"}
-        got = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True, env=env)
-        line = next(x for x in got.stderr.splitlines() if "I   refs:" in x or "I refs:" in x)
-        return int(line.split(":")[1].replace(",", ""))
+        return count(["benchmarks.server_overhead", "--serve-once", variant, str(n), str(seed)], 900)
 
     jobs = [(v, n, seed) for seed in range(layouts) for v in INSTRUCTION_VARIANTS for n in (events, short)]
     with ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) // 2)) as pool:

@@ -1,8 +1,9 @@
 """The per-chunk loop of every stream proxy: the wrapped stream's items, observed on the side.
 
-:func:`observed` (a generator) and :class:`AsyncObserved` (an async iterator) hand out exactly what
-the stream's step (``next_chunk``) returns, re-raise exactly what it raises, and feed each item to
-the adapter. They attach no context and hold no lock; their own errors are logged at debug level.
+:func:`observed` (a generator over the stream's iterator) and :class:`AsyncObserved` (an async
+iterator awaiting the stream's step) hand out exactly what the stream yields, re-raise exactly what
+it raises, and feed each item to the adapter. They attach no context and hold no lock; their own
+errors are logged at debug level.
 :func:`inner_iterator` lets a proxy skip an SDK ``__iter__`` that only re-yields
 ``self._iterator``, or re-yields it telling ``self._observer`` of each item (the loops then make
 that call themselves), so instrumenting adds no generator layer.
