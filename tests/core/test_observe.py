@@ -179,3 +179,18 @@ def test_async_observer_called_per_item(telemetry: Telemetry) -> None:
     asyncio.run(consume())
     assert log == [(who, i) for i in (1, 2, 3) for who in ("observer", "adapter", "app")]
     assert rec.lc.reason is not None and rec.lc.reason.value == "completed"
+
+
+def test_the_pinned_sdks_take_the_recognised_forms() -> None:
+    """The real SDK classes (constraints.txt): openai's plain re-yield, anthropic's observer form."""
+    import anthropic
+    import openai
+
+    from otel_streamslo.core.observe import _FORMS, _same_code
+
+    plain, observer_form = _FORMS["__iter__"]
+    plain_async, observer_form_async = _FORMS["__aiter__"]
+    assert _same_code(openai.Stream.__iter__, plain)
+    assert _same_code(openai.AsyncStream.__aiter__, plain_async)
+    assert _same_code(anthropic.Stream.__iter__, observer_form)
+    assert _same_code(anthropic.AsyncStream.__aiter__, observer_form_async)
