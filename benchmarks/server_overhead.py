@@ -7,7 +7,8 @@ encoding and socket writes of every event are in it), divided by the events of t
 Variants, side by side in one run, interleaved response by response with a rotating order:
 
 * ``plain``: the app alone (the baseline: an uninstrumented Starlette SSE response);
-* ``streamslo``: the same app under ``StreamSLOMiddleware`` (no server span current: ours is created);
+* ``streamslo``: the same app under ``StreamSLOMiddleware`` (no server span current: ours is created),
+  with its C hot path (``otel_streamslo/server/_speedups.c``, built at install);
 * ``contrib``: under contrib's ``OpenTelemetryMiddleware`` (one ``http send`` span per event);
 * ``contrib+streamslo``: both, ours inside (enriching contrib's span).
 
@@ -345,6 +346,8 @@ def serve_once(variant: str, events: int, seed: int = 0) -> None:
     from benchmarks._layout import perturb_layout
 
     perturb_layout(seed)
+    if variant.endswith("-py"):  # before otel_streamslo is imported: the fallback, as without a compiler
+        os.environ["OTEL_STREAMSLO_PURE_PYTHON"] = "1"
     _, tp, mp = providers()
     served = Served(build(variant, events, tp, mp))
     try:
@@ -361,7 +364,7 @@ def serve_once(variant: str, events: int, seed: int = 0) -> None:
         served.stop()
 
 
-INSTRUCTION_VARIANTS = ("plain", "passthrough", "streamslo")
+INSTRUCTION_VARIANTS = ("plain", "passthrough", "streamslo", "streamslo-py")
 
 
 def instructions(events: int, layouts: int = 4) -> dict[str, Any]:
@@ -393,9 +396,13 @@ def instructions(events: int, layouts: int = 4) -> dict[str, Any]:
     }
     per_event = {v: statistics.mean(x) for v, x in by_layout.items()}
     added = per_event["streamslo"] - per_event["plain"]
+    added_py = per_event["streamslo-py"] - per_event["plain"]
     floor = per_event["passthrough"] - per_event["plain"]
     return {
         "layouts": layouts,
+        "hot_path": hotpath_implementation(),
+        "pure_python_added_per_event": added_py,
+        "pure_python_share_of_plain_event": added_py / per_event["plain"],
         "per_event_by_layout": by_layout,
         "per_event": per_event,
         "added_per_event": added,
@@ -404,6 +411,13 @@ def instructions(events: int, layouts: int = 4) -> dict[str, Any]:
         "passthrough_share_of_plain_event": floor / per_event["plain"],
         "added_over_passthrough_per_event": added - floor,
     }
+
+
+def hotpath_implementation() -> str:
+    """``c`` when the C hot path is built and selected (the ``streamslo`` variants), else ``python``."""
+    from otel_streamslo.server import hotpath
+
+    return hotpath.IMPLEMENTATION
 
 
 def headline(result: dict[str, Any]) -> dict[str, Any]:
@@ -420,6 +434,7 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
     uv = result["cpu"]
     out = {
         "goal_share": 0.02,
+        "hot_path": hotpath_implementation(),
         "plain_starlette_sse_event_ns_over_uvicorn": plain,
         "inprocess_added_ns_per_body_message": per_message,
         "inprocess_added_us_per_response": result["inproc"]["added_us_per_response"][key],
@@ -433,6 +448,9 @@ def headline(result: dict[str, Any]) -> dict[str, Any]:
         out["uvicorn_instructions_share_per_event"] = result["instructions"]["share_of_plain_event"]
         out["uvicorn_instructions_passthrough_share_per_event"] = result["instructions"][
             "passthrough_share_of_plain_event"
+        ]
+        out["pure_python_uvicorn_instructions_share_per_event"] = result["instructions"][
+            "pure_python_share_of_plain_event"
         ]
     return out
 
@@ -454,10 +472,10 @@ def main() -> None:
     if args.instructions_only:  # refresh the counts of the last full run's results
         result = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
         result["instructions"] = instructions(args.events, args.layouts)
+        print(json.dumps(result["instructions"], indent=2, sort_keys=True), flush=True)
         if "cpu" in result:
             result["headline"] = headline(result)
             RESULTS.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-        print(json.dumps(result["instructions"], indent=2, sort_keys=True))
         return
     load_before, started = os.getloadavg(), time.monotonic()
     result: dict[str, Any] = {

@@ -33,6 +33,9 @@ bash collector/test.sh
 step "pytest"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 
+step "pytest: server middleware on its pure-Python hot path (the fallback when the C one is not built)"
+OTEL_STREAMSLO_PURE_PYTHON=1 .venv/bin/python -m pytest -q -p no:cacheprovider tests/server
+
 step "compatibility matrix (nox): Python 3.9 and 3.13 x oldest/newest openai + anthropic + botocore, contract suite"
 # noxfile.py finds python3.9 / python3.13 on PATH or under ~/.pyenv/versions and fails (never skips) when
 # one is missing. The venvs under .nox/ are reused between runs (installs skipped when the pins are unchanged).

@@ -8,6 +8,7 @@ SERVER span before it forwards the final body message. It never raises into the 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Awaitable, MutableMapping
@@ -18,6 +19,8 @@ from opentelemetry import metrics, trace
 from otel_streamslo.core import links
 from otel_streamslo.core.config import Settings
 from otel_streamslo.core.telemetry import Telemetry, make_telemetry
+from otel_streamslo.server import hotpath
+from otel_streamslo.server.hotpath import Message, Send
 from otel_streamslo.server.response import ServedResponse
 
 logger = logging.getLogger(__name__)
@@ -25,13 +28,8 @@ logger = logging.getLogger(__name__)
 ENV_CLOSE_UPSTREAM = "OTEL_STREAMSLO_CLOSE_UPSTREAM_ON_DISCONNECT"
 SCOPE_KEY = "otel_streamslo.response"
 _MAX_WALK = 64
-_AFTER_COLON = b";"  # body >= b";": its first byte is neither ":" (an SSE comment) nor absent
-_EVENT = b"event:"
-_V = 118  # ord("v"): a body without it has no `event:` field (memchr, no substring search)
 
-Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
 
@@ -119,40 +117,12 @@ class StreamSLOMiddleware:
                 await _client_left(resp, close_upstream)
             return message
 
-        def on_send(message: Message) -> Awaitable[None]:
-            # The per-message hot path: one more data message (not the first, not the last) of a
-            # response already streaming. Subscripts, no type check: only http.response.body has
-            # both "more_body" and "body"; a missing key raises and the message takes the full path.
-            # SSE: only a body whose first byte sorts after ":" (not a comment, not empty) and that
-            # has no `event:` field ("v" absent: a memchr; else a substring search) is counted here.
-            try:
-                if resp.hot and message["more_body"]:
-                    data = message["body"]
-                    if (
-                        (data >= _AFTER_COLON and (_V not in data or data.find(_EVENT) < 0))
-                        if resp.sse
-                        else data
-                    ):
-                        resp.chunks += 1
-                        return send(message)  # no coroutine frame of ours per message
-            except Exception:  # not an error: the full path below handles the message
-                pass
+        def full(message: Message) -> Awaitable[None]:  # every message the hot path does not take
             resp.observe(message)
             return send(message)
 
-        if not spec_2_4:
-            return on_receive, on_send
-
-        async def on_send_checked(message: Message) -> None:
-            counted = resp.chunks
-            try:
-                await on_send(message)
-            except OSError:  # ASGI spec 2.4: a failed send is how a disconnect shows
-                resp.chunks = counted  # that message never reached the client
-                await _client_left(resp, close_upstream)
-                raise
-
-        return on_receive, on_send_checked
+        failed = functools.partial(_client_left, resp, close_upstream) if spec_2_4 else None
+        return on_receive, hotpath.make_send(resp, send, full, failed)
 
 
 def _spec_2_4(scope: MutableMapping[str, Any]) -> bool:

@@ -23,6 +23,7 @@ from otel_streamslo.core import links
 from otel_streamslo.core import semconv as sc
 from otel_streamslo.core.telemetry import Telemetry
 from otel_streamslo.server import sse
+from otel_streamslo.server.hotpath import Counters
 from otel_streamslo.server.lifecycle import (
     DownstreamPolicy,
     DownstreamReason,
@@ -57,22 +58,23 @@ def _task() -> Any:
         return None
 
 
-class ServedResponse:
-    """Observations of one response; writes its verdict exactly once."""
+class ServedResponse(Counters):
+    """Observations of one response; writes its verdict exactly once.
+
+    ``chunks``, ``hot`` and ``sse`` live in :class:`~otel_streamslo.server.hotpath.Counters`, where
+    the middleware's hot path reads and writes them.
+    """
 
     __slots__ = (
         "_attached",
         "_lock",
-        "chunks",
         "first_data_ns",
-        "hot",
         "lc",
         "link",
         "owns_span",
         "reported",
         "scope",
         "span",
-        "sse",
         "start_wall_ns",
         "status",
         "streamed",

@@ -1,0 +1,68 @@
+"""Hatchling build hook: compiles the optional C hot path of the server middleware.
+
+``otel_streamslo/server/_speedups.c`` is built with setuptools' ``build_ext`` on CPython 3.10+
+(it uses ``PyIter_Send``). When it cannot be built (no compiler, another interpreter, or
+``OTEL_STREAMSLO_NO_EXTENSIONS=1``) the wheel is pure Python and the middleware uses its
+pure-Python path; nothing else changes. Editable installs build it in place.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+MODULE = "otel_streamslo.server._speedups"
+SOURCE = "otel_streamslo/server/_speedups.c"
+
+
+def _wanted() -> bool:
+    if os.environ.get("OTEL_STREAMSLO_NO_EXTENSIONS", "").strip() not in ("", "0"):
+        return False
+    return platform.python_implementation() == "CPython" and sys.version_info >= (3, 10)
+
+
+def _compile(root: Path, build_lib: Path, inplace: bool) -> list[str]:
+    from setuptools import Distribution, Extension
+    from setuptools.command.build_ext import build_ext
+
+    dist = Distribution({"name": "otel-streamslo", "ext_modules": [Extension(MODULE, [SOURCE])]})
+    dist.script_name = "hatch_build.py"
+    cmd = build_ext(dist)
+    cmd.inplace = inplace
+    cmd.build_lib = str(build_lib)
+    cmd.build_temp = str(build_lib / "temp")
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        cmd.ensure_finalized()
+        cmd.run()
+        return [str(Path(out).resolve()) for out in cmd.get_outputs()]
+    finally:
+        os.chdir(cwd)
+
+
+class SpeedupsBuildHook(BuildHookInterface):  # type: ignore[type-arg]
+    PLUGIN_NAME = "custom"
+
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        if self.target_name != "wheel" or not _wanted():
+            return
+        root = Path(self.root)
+        editable = version == "editable"
+        build_lib = Path(tempfile.mkdtemp(prefix="streamslo-ext-"))
+        try:
+            outputs = _compile(root, build_lib, inplace=editable)
+        except Exception as exc:  # a missing compiler must not stop the install
+            self.app.display_warning(f"otel-streamslo: C hot path not built ({exc}); using pure Python")
+            return
+        build_data["pure_python"] = False
+        build_data["infer_tag"] = True
+        if not editable:
+            for out in outputs:
+                build_data["force_include"][out] = os.path.relpath(out, build_lib)
