@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -56,6 +57,7 @@ class SpeedupsBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         root = Path(self.root)
         editable = version == "editable"
         build_lib = Path(tempfile.mkdtemp(prefix="streamslo-ext-"))
+        self._build_lib = build_lib  # removed in finalize(), once the wheel holds the module
         try:
             outputs = _compile(root, build_lib, inplace=editable)
         except Exception as exc:  # a missing compiler must not stop the install
@@ -66,3 +68,8 @@ class SpeedupsBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         if not editable:
             for out in outputs:
                 build_data["force_include"][out] = os.path.relpath(out, build_lib)
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        build_lib = getattr(self, "_build_lib", None)
+        if build_lib is not None:
+            shutil.rmtree(build_lib, ignore_errors=True)

@@ -86,6 +86,30 @@ await_iter(PyObject *aw)
     return NULL;
 }
 
+/* The pending exception, normalized, with its traceback attached (new ref); clears it. */
+static PyObject *
+take_exception(void)
+{
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    PyErr_NormalizeException(&t, &v, &tb);
+    if (tb != NULL && v != NULL) {
+        PyException_SetTraceback(v, tb);
+    }
+    Py_XDECREF(t);
+    Py_XDECREF(tb);
+    return v;
+}
+
+/* Raise `exc` (stolen) again, with its traceback. */
+static void
+raise_exception(PyObject *exc)
+{
+    PyObject *type = (PyObject *)Py_TYPE(exc);
+    Py_INCREF(type);
+    PyErr_Restore(type, exc, PyException_GetTraceback(exc));
+}
+
 static void
 cs_drop(CheckedSend *self)
 {
@@ -102,9 +126,7 @@ cs_ensure_iter(CheckedSend *self)
     if (self->pending != NULL) { /* raised where an `await send(...)` would have seen it */
         PyObject *exc = self->pending;
         self->pending = NULL;
-        PyObject *type = (PyObject *)Py_TYPE(exc);
-        Py_INCREF(type);
-        PyErr_Restore(type, exc, PyException_GetTraceback(exc));
+        raise_exception(exc);
         return -1;
     }
     if (self->it == NULL && self->awaitable != NULL) {
@@ -136,39 +158,43 @@ fetch_stop(PyObject **value)
     if (!PyErr_ExceptionMatches(PyExc_StopIteration)) {
         return 0;
     }
-    PyObject *t, *v, *tb;
-    PyErr_Fetch(&t, &v, &tb);
-    PyErr_NormalizeException(&t, &v, &tb);
+    PyObject *v = take_exception();
     PyObject *r = v != NULL ? PyObject_GetAttrString(v, "value") : NULL;
     if (r == NULL) {
         PyErr_Clear();
         r = Py_None;
         Py_INCREF(r);
     }
-    Py_XDECREF(t);
     Py_XDECREF(v);
-    Py_XDECREF(tb);
     *value = r;
     return 1;
 }
 
 static PyObject *cs_advance(CheckedSend *self, PySendResult r, PyObject *result, int as_method);
 
+/* The handler failed (exception pending): raise that, with the saved OSError as its context. */
+static PyObject *
+cs_handler_failed(CheckedSend *self)
+{
+    PyObject *exc = take_exception();
+    if (exc != NULL && exc != self->saved) {
+        Py_INCREF(self->saved);
+        PyException_SetContext(exc, self->saved);
+    }
+    cs_drop(self);
+    if (exc != NULL) {
+        raise_exception(exc);
+    }
+    return NULL;
+}
+
 /* The inner send raised (exception pending): on OSError switch to the handler, else finish. */
 static PyObject *
 cs_error(CheckedSend *self, int as_method)
 {
     if (self->phase == CS_INNER && PyErr_ExceptionMatches(PyExc_OSError)) {
-        PyObject *t, *v, *tb;
-        PyErr_Fetch(&t, &v, &tb);
-        PyErr_NormalizeException(&t, &v, &tb);
-        if (tb != NULL) {
-            PyException_SetTraceback(v, tb);
-        }
-        Py_XDECREF(t);
-        Py_XDECREF(tb);
         Py_CLEAR(self->it);
-        self->saved = v;
+        self->saved = take_exception();
         self->resp->chunks = self->counted; /* that message never reached the client */
         self->phase = CS_HANDLER;
         PyObject *aw = PyObject_CallNoArgs(self->failed);
@@ -177,30 +203,14 @@ cs_error(CheckedSend *self, int as_method)
             Py_DECREF(aw);
         }
         if (self->it == NULL) {
-            PyObject *nt, *nv, *ntb;
-            PyErr_Fetch(&nt, &nv, &ntb);
-            PyErr_NormalizeException(&nt, &nv, &ntb);
-            Py_INCREF(self->saved);
-            PyException_SetContext(nv, self->saved);
-            cs_drop(self);
-            PyErr_Restore(nt, nv, ntb);
-            return NULL;
+            return cs_handler_failed(self);
         }
         PyObject *result;
         PySendResult r = PyIter_Send(self->it, Py_None, &result);
         return cs_advance(self, r, result, as_method);
     }
     if (self->phase == CS_HANDLER && self->saved != NULL) {
-        PyObject *nt, *nv, *ntb;
-        PyErr_Fetch(&nt, &nv, &ntb);
-        PyErr_NormalizeException(&nt, &nv, &ntb);
-        if (nv != NULL && nv != self->saved) {
-            Py_INCREF(self->saved);
-            PyException_SetContext(nv, self->saved);
-        }
-        cs_drop(self);
-        PyErr_Restore(nt, nv, ntb);
-        return NULL;
+        return cs_handler_failed(self);
     }
     cs_drop(self);
     return NULL;
@@ -221,9 +231,7 @@ cs_advance(CheckedSend *self, PySendResult r, PyObject *result, int as_method)
         PyObject *saved = self->saved;
         self->saved = NULL;
         cs_drop(self);
-        PyObject *type = (PyObject *)Py_TYPE(saved);
-        Py_INCREF(type);
-        PyErr_Restore(type, saved, PyException_GetTraceback(saved));
+        raise_exception(saved);
         return NULL;
     }
     cs_drop(self);
@@ -455,17 +463,7 @@ hot_message(Counters *resp, PyObject *message)
 static PyObject *
 checked(SendHook *self, PyObject *aw, Py_ssize_t counted)
 {
-    PyObject *pending = NULL;
-    if (aw == NULL) {
-        PyObject *t, *tb;
-        PyErr_Fetch(&t, &pending, &tb);
-        PyErr_NormalizeException(&t, &pending, &tb);
-        if (tb != NULL) {
-            PyException_SetTraceback(pending, tb);
-        }
-        Py_XDECREF(t);
-        Py_XDECREF(tb);
-    }
+    PyObject *pending = aw == NULL ? take_exception() : NULL;
     CheckedSend *cs = PyObject_GC_New(CheckedSend, &CheckedSendType);
     if (cs == NULL) {
         Py_XDECREF(aw);

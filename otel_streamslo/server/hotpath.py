@@ -89,6 +89,6 @@ IMPLEMENTATION = "python" if _c_send is None else "c"
 
 def make_send(resp: Any, send: Send, full: Send, failed: Optional[Failed]) -> Send:
     """The hot-path ``send`` for ``resp`` (an instance of :data:`Counters`): C when built."""
-    if _c_send is not None and isinstance(resp, Counters):
+    if _c_send is not None:
         return _c_send(resp, send, full, failed)
     return py_send(resp, send, full, failed)
