@@ -13,6 +13,7 @@ import platform
 import shutil
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +33,22 @@ def _compile(root: Path, build_lib: Path, inplace: bool) -> list[str]:
     from setuptools import Distribution, Extension
     from setuptools.command.build_ext import build_ext
 
-    dist = Distribution({"name": "otel-streamslo", "ext_modules": [Extension(MODULE, [SOURCE])]})
-    dist.script_name = "hatch_build.py"
-    cmd = build_ext(dist)
-    cmd.inplace = inplace
-    cmd.build_lib = str(build_lib)
-    cmd.build_temp = str(build_lib / "temp")
     cwd = os.getcwd()
     os.chdir(root)
     try:
-        cmd.ensure_finalized()
-        cmd.run()
-        return [str(Path(out).resolve()) for out in cmd.get_outputs()]
+        with warnings.catch_warnings():
+            # build_ext on a bare Distribution sets up the ``install`` command (and, in place,
+            # ``build_py``), which warns that ``setup.py install`` is deprecated; no setup.py runs.
+            warnings.simplefilter("ignore")
+            dist = Distribution({"name": "otel-streamslo", "ext_modules": [Extension(MODULE, [SOURCE])]})
+            dist.script_name = "hatch_build.py"
+            cmd = build_ext(dist)
+            cmd.inplace = inplace
+            cmd.build_lib = str(build_lib)
+            cmd.build_temp = str(build_lib / "temp")
+            cmd.ensure_finalized()
+            cmd.run()
+            return [str(Path(out).resolve()) for out in cmd.get_outputs()]
     finally:
         os.chdir(cwd)
 

@@ -23,8 +23,11 @@ from typing import Any, Optional
 import pytest
 import yaml
 
+from tests.e2e_collector.collector_harness import free_port
+
 from .harness import AGENT, BINARY, CONFIG_DIR, GATEWAY, REPO, RULES, Otelcol, Prometheus, counted, wait_until
-from .traffic import DEMO, Sender, load_batches, warmup_batches
+from .ring import placement
+from .traffic import DEMO, SERVICES, Sender, load_batches, warmup_batches
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -50,8 +53,10 @@ class Fleet:
         self.rw = Prometheus(work, jobs={}, remote_write_receiver=True)
         rw_env = {"STREAMSLO_REMOTE_WRITE_URL": f"{self.rw.url}/api/v1/write"}
         self.gateways = [Otelcol(f"gw{i}", GATEWAY, work, dict(rw_env)) for i in (1, 2)]
+        if routing_key == "service":
+            self._split_services()
         self.reference = Otelcol("ref", CONFIG_DIR / "otelcol-streamslo.yaml", work)
-        endpoints = ", ".join(f"127.0.0.1:{g.grpc_port}" for g in self.gateways)
+        endpoints = ", ".join(self.endpoints())
         flag = "true" if queue else "false"
         self.agent = Otelcol(
             "agent",
@@ -70,6 +75,18 @@ class Fleet:
             rules=RULES,
             relabel_prefix={"reference": "reference_"},
         )
+
+    def endpoints(self) -> list[str]:
+        return [f"127.0.0.1:{g.grpc_port}" for g in self.gateways]
+
+    def _split_services(self) -> None:
+        """Redraw the gateways' ports until the ring gives each gateway at least one service."""
+        for _ in range(100):
+            if len(set(placement(self.endpoints(), SERVICES).values())) == len(self.gateways):
+                return
+            for g in self.gateways:
+                g.grpc_port = free_port()
+        raise AssertionError("no port pair in 100 draws splits the services over both gateways")
 
     def start(self) -> None:
         self.rw.start()
@@ -195,10 +212,13 @@ def test_two_gateways_count_exactly_what_one_collector_counts(fleet_factory: Any
     assert len(per_gw) == 2, per_gw
     if routing_key == "traceID":  # traces hash evenly over the ring: both gateways carry real load
         assert min(per_gw.values()) > 0.1 * sender.accepted_spans, per_gw
-    else:  # whole services move: the split is as uneven as the services (and the ring's ports) make it
+    else:  # whole services move, each to the gateway the exporter's hash ring names (ports chosen to split)
         per_service = counted(fleet.prom, CALLS, ("service_name", "instance"))
         gateways_of = Counter(service for service, _ in per_service)
         assert set(gateways_of.values()) == {1}, f"a service was split across gateways: {per_service}"
+        scrape_of = {f"127.0.0.1:{g.grpc_port}": f"127.0.0.1:{g.prom_port}" for g in fleet.gateways}
+        ring = {s: scrape_of[e] for s, e in placement(fleet.endpoints(), SERVICES).items()}
+        assert set(per_service) == set(ring.items()), (per_service, ring)
     # the per-gateway external label keeps the remote-written series apart
     assert {k[0] for k in counted(fleet.rw, CALLS, ("streamslo_gateway",))} == {"gw1", "gw2"}
     rules = _assert_rules_match(fleet, want)
