@@ -17,17 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from tests.ports import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 COLLECTOR_DIR = REPO / "collector"
 BINARY = COLLECTOR_DIR / "_build" / "otelcol-streamslo"
 CONFIG_STREAMSLO = COLLECTOR_DIR / "config" / "otelcol-streamslo.yaml"
 CONFIG_CONTRIB = COLLECTOR_DIR / "config" / "otelcol-contrib.yaml"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _port_open(port: int) -> bool:

@@ -21,7 +21,8 @@ from typing import Any, Optional
 import yaml
 
 from tests.e2e_collector.collector_harness import BINARY as BINARY
-from tests.e2e_collector.collector_harness import free_port, parse_prometheus
+from tests.e2e_collector.collector_harness import parse_prometheus
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO / "collector" / "config"

@@ -23,7 +23,7 @@ from typing import Any, Optional
 import pytest
 import yaml
 
-from tests.e2e_collector.collector_harness import free_port
+from tests.ports import free_port
 
 from .harness import AGENT, BINARY, CONFIG_DIR, GATEWAY, REPO, RULES, Otelcol, Prometheus, counted, wait_until
 from .ring import placement

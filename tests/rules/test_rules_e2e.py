@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -26,6 +25,7 @@ import yaml
 
 from otel_streamslo.rules.render import render, sli_expr
 from otel_streamslo.rules.spec import load_spec
+from tests.ports import free_port
 
 from .conftest import GRAFANA_DIR, RULES_DIR, SLO_DIR
 from .series import start_series_source
@@ -37,12 +37,6 @@ ALL = {**SUBSTITUTIONS, "$__rate_interval": "30s", "$__range": "5m", "$provider"
 ONE = {**ALL, "$provider": "anthropic", "$model": "claude-sonnet-4-5"}
 DEADLINE = 60.0
 NAIVE_5M = 'slo:sli_error:ratio_rate5m{streamslo_sli="http-availability"}'
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
