@@ -4,9 +4,9 @@ kernel's ephemeral range.
 ``bind(("127.0.0.1", 0))`` then ``close()`` hands out a port from the ephemeral range, the same
 range every outgoing connection takes its local port from. Between the draw and the child
 process's own bind, a connection (a Prometheus scrape of a target not up yet, an exporter's retry)
-can take that port, and the child fails with "address already in use" (CI stop 19: a fleet test's
-collector). A port below (or above) ``ip_local_port_range`` is never taken that way. Each port is
-also checked free by a bind and handed out once per test process.
+can take that port, and the child fails with "address already in use" (seen once in a full run:
+the fleet test's reference collector). A port below (or above) ``ip_local_port_range`` is never
+taken that way. Each port is also checked free by a bind and handed out once per test process.
 """
 
 from __future__ import annotations
