@@ -9,7 +9,7 @@ from typing import Any, Callable, Optional
 import httpx2
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.conftest import Telemetry
 
@@ -71,6 +71,20 @@ def one_server_span(tel: Telemetry, upstream: Optional[int] = None) -> ReadableS
 
 def attrs(span: ReadableSpan) -> dict[str, Any]:
     return dict(span.attributes or {})
+
+
+def verdict(span: ReadableSpan, reason: str, outcome: str, status_code: int = 200) -> dict[str, Any]:
+    """Asserts a server span's verdict as the contract writes it (our span, or contrib's we
+    enrich): reason, outcome and the truthful status code; ERROR status and ``error.type`` = the
+    reason exactly when the outcome is bad. Returns the span's attributes for further checks."""
+    a = attrs(span)
+    assert a["streamslo.termination.reason"] == reason
+    assert a["streamslo.sli.outcome"] == outcome
+    assert a["http.response.status_code"] == status_code
+    bad = outcome == "bad"
+    assert span.status.status_code is (StatusCode.ERROR if bad else StatusCode.UNSET)
+    assert a.get("error.type") == (reason if bad else None)
+    return a
 
 
 def browse(url: str, stop_after: Optional[int] = None, timeout: float = 10.0) -> list[str]:
