@@ -66,10 +66,9 @@ RESULTS = Path(__file__).parent / "results" / "server_overhead.json"
 class CpuProbe:
     """Outermost ASGI wrapper: server-thread CPU time of each response (it does not wrap ``send``)."""
 
-    def __init__(self, app: Any, after: Any = None) -> None:
+    def __init__(self, app: Any) -> None:
         self.app = app
         self.samples: list[int] = []
-        self.after = after  # called after each timed response (clears the span exporter)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -78,8 +77,6 @@ class CpuProbe:
         t0 = time.thread_time_ns()
         await self.app(scope, receive, send)
         self.samples.append(time.thread_time_ns() - t0)
-        if self.after is not None:
-            self.after()
 
 
 def sse_app(events: int) -> Any:
@@ -130,7 +127,7 @@ class PassThrough:
         await self.app(scope, receive, on_send)
 
 
-def build(variant: str, events: int, tp: Any, mp: Any, after: Any = None) -> CpuProbe:
+def build(variant: str, events: int, tp: Any, mp: Any) -> CpuProbe:
     from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
     from otel_streamslo.server import StreamSLOMiddleware
@@ -142,7 +139,7 @@ def build(variant: str, events: int, tp: Any, mp: Any, after: Any = None) -> Cpu
         app = OpenTelemetryMiddleware(app, tracer_provider=tp, meter_provider=mp)
     if variant == "passthrough":
         app = PassThrough(app)
-    return CpuProbe(app, after)
+    return CpuProbe(app)
 
 
 class Served:
@@ -239,6 +236,15 @@ def _cores() -> tuple[int, int] | None:
     return (allowed[-1], allowed[0]) if len(allowed) >= 2 else None
 
 
+def select_hot_path(variant: str) -> str:
+    """``<v>-py`` is ``<v>`` on the pure-Python hot path (set before otel_streamslo is imported, as
+    without a compiler); returns ``<v>``."""
+    if variant.endswith("-py"):
+        os.environ["OTEL_STREAMSLO_PURE_PYTHON"] = "1"
+        return variant[: -len("-py")]
+    return variant
+
+
 def serve(variant: str, events: int, short: int, seed: int, core: int | None) -> None:
     """One variant's server process: uvicorn on a free port (printed), ``/chat?n=<events|short>``."""
     from benchmarks._layout import perturb_layout
@@ -248,10 +254,9 @@ def serve(variant: str, events: int, short: int, seed: int, core: int | None) ->
 
     if core is not None:
         os.sched_setaffinity(0, {core})
-    if variant.endswith("-py"):  # before otel_streamslo is imported: the fallback, as without a compiler
-        os.environ["OTEL_STREAMSLO_PURE_PYTHON"] = "1"
+    variant = select_hot_path(variant)
     _, tp, mp = providers()
-    apps = {f"n={n}".encode(): build(variant.removesuffix("-py"), n, tp, mp).app for n in (events, short)}
+    apps = {f"n={n}".encode(): build(variant, n, tp, mp).app for n in (events, short)}
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await apps[scope["query_string"]](scope, receive, send)
@@ -356,20 +361,7 @@ def mean_ci(xs: list[float]) -> list[float]:
     from statistics import NormalDist
 
     n = len(xs)
-    t = {
-        2: 12.71,
-        3: 4.30,
-        4: 3.18,
-        5: 2.78,
-        6: 2.57,
-        7: 2.45,
-        8: 2.36,
-        9: 2.31,
-        10: 2.26,
-        11: 2.23,
-        12: 2.20,
-    }
-    factor = t.get(n, NormalDist().inv_cdf(0.975))
+    factor = T975.get(n - 1, NormalDist().inv_cdf(0.975))
     half = factor * statistics.stdev(xs) / n**0.5 if n > 1 else float("nan")
     mean = statistics.mean(xs)
     return [mean - half, mean + half]
@@ -394,9 +386,7 @@ def cpu(
     accounts for the layout (the headline)."""
     short = max(1, events // 10)
     per_gen = max(1, rounds // generations)
-    pooled: dict[tuple[str, int], list[int]] = {
-        run: [] for run in ((v, n) for v in variants for n in (events, short))
-    }
+    pooled: dict[tuple[str, int], list[int]] = {(v, n): [] for v in variants for n in (events, short)}
     slopes: dict[str, list[float]] = {f"{v} vs {b}": [] for v, b in pairs}
     for g in range(generations):
         total = _generation(variants, per_gen, events, short, seed=g, warmup=warmup, block=block)
@@ -530,8 +520,7 @@ def serve_once(variant: str, events: int, seed: int = 0) -> None:
     from benchmarks._layout import perturb_layout
 
     perturb_layout(seed)
-    if variant.endswith("-py"):  # before otel_streamslo is imported: the fallback, as without a compiler
-        os.environ["OTEL_STREAMSLO_PURE_PYTHON"] = "1"
+    variant = select_hot_path(variant)
     _, tp, mp = providers()
     served = Served(build(variant, events, tp, mp))
     try:
