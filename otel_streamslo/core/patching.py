@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import importlib.util
 import logging
+import sys
 import threading
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -12,7 +14,7 @@ from typing import Any, Optional
 
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
-from wrapt import wrap_function_wrapper
+from wrapt import register_post_import_hook, wrap_function_wrapper
 
 from otel_streamslo.core.calls import Wrapper
 from otel_streamslo.core.config import load_settings
@@ -38,17 +40,29 @@ def register_exit_hook() -> None:
             _exit_hook_registered = True
 
 
+def _installed(module: str) -> bool:
+    """Whether ``module``'s top-level package can be found (without importing anything)."""
+    try:
+        return importlib.util.find_spec(module.partition(".")[0]) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 @dataclass(frozen=True)
 class Target:
     """One SDK attribute to wrap: ``module``, dotted ``qualname``, and the wrapper that observes it.
 
     ``make_wrapper`` is called only when the target exists, so it may touch SDK types that older or
     newer SDK versions lack; if it raises, this target is skipped and the others still apply.
+    ``on_import``: an optional companion (e.g. aiobotocore next to botocore) is not imported by
+    ``instrument()``; it is patched when the application imports it (a post-import hook), so an
+    application that never uses it does not pay its import.
     """
 
     module: str
     qualname: str
     make_wrapper: Callable[[], Wrapper]
+    on_import: bool = False
 
     @property
     def name(self) -> str:
@@ -66,6 +80,8 @@ class PatchSet:
     def __init__(self) -> None:
         self._applied: list[tuple[Any, str, str]] = []
         self.skipped: dict[str, str] = {}
+        self.waiting: dict[str, Target] = {}  # on_import targets whose module is not imported yet
+        self._lock = threading.Lock()
 
     @property
     def applied(self) -> tuple[str, ...]:
@@ -73,7 +89,34 @@ class PatchSet:
         return tuple(name for _, _, name in self._applied)
 
     def apply(self, target: Target) -> bool:
-        """Wrap one target; False (and the reason in :attr:`skipped`) if it was skipped."""
+        """Wrap one target; False (and the reason in :attr:`skipped`) if it was skipped.
+
+        An ``on_import`` target whose module is not imported yet is listed in :attr:`waiting` and
+        applied when it is imported, unless :meth:`unwrap_all` ran first (False now).
+        """
+        if target.on_import and target.module not in sys.modules and _installed(target.module):
+            with self._lock:
+                self.waiting[target.name] = target
+            register_post_import_hook(lambda _module: self._imported(target.name), target.module)
+            return False
+        with self._lock:
+            return self._apply_now(target)
+
+    def _imported(self, name: str) -> None:
+        """Post-import hook: apply the target waiting under ``name``, if any.
+
+        wrapt keeps hooks for good, so one registered before an ``uninstrument()`` fires too: it
+        applies whichever target waits now (the current telemetry's), or nothing.
+        """
+        try:
+            with self._lock:
+                target = self.waiting.pop(name, None)
+                if target is not None:
+                    self._apply_now(target)
+        except Exception:  # never break the application's import
+            logger.debug("otel_streamslo: deferred patch of %s failed", name, exc_info=True)
+
+    def _apply_now(self, target: Target) -> bool:
         why = self._try_apply(target)
         if why is None:
             self.skipped.pop(target.name, None)
@@ -107,14 +150,16 @@ class PatchSet:
         return None
 
     def unwrap_all(self) -> None:
-        """Restore every patched attribute."""
-        while self._applied:
-            owner, attr, name = self._applied.pop()
-            try:
-                unwrap(owner, attr)
-            except Exception:
-                logger.debug("otel_streamslo: unwrap %s failed", name, exc_info=True)
-        self.skipped.clear()
+        """Restore every patched attribute; targets still waiting for their import are dropped."""
+        with self._lock:
+            self.waiting.clear()
+            while self._applied:
+                owner, attr, name = self._applied.pop()
+                try:
+                    unwrap(owner, attr)
+                except Exception:
+                    logger.debug("otel_streamslo: unwrap %s failed", name, exc_info=True)
+            self.skipped.clear()
 
 
 class StreamInstrumentor(BaseInstrumentor):  # type: ignore[misc]

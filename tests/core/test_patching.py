@@ -151,3 +151,72 @@ def test_suppression_keys_mean_no_span_and_no_metrics(
     assert instrument_both.points("streamslo.streams") == []
     consume(base_url)  # and once the key is gone, recording resumes
     assert instrument_both.only_span().attributes["streamslo.termination.reason"] == "completed"  # type: ignore[index]
+
+
+def _write_module(root: Any, name: str) -> None:
+    (root / f"{name}.py").write_text("class Client:\n    def create(self):\n        return 'created'\n")
+
+
+def test_on_import_target_waits_for_the_application_to_import_it(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ``on_import`` target is not imported by ``apply()``; it is patched when the app imports it."""
+    name = "streamslo_fake_optional_sdk"
+    _write_module(tmp_path, name)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    patches = PatchSet()
+    assert patches.apply(Target(name, "Client.create", lambda: _identity_wrapper, on_import=True)) is False
+    assert name not in sys.modules
+    assert set(patches.waiting) == {f"{name}:Client.create"} and patches.applied == ()
+    mod = __import__(name)
+    try:
+        assert hasattr(mod.Client.create, "__wrapped__")
+        assert patches.applied == (f"{name}:Client.create",) and patches.waiting == {}
+        assert mod.Client().create() == "created"
+        patches.unwrap_all()
+        assert not hasattr(mod.Client.create, "__wrapped__")
+    finally:
+        del sys.modules[name]
+
+
+def test_on_import_target_dropped_by_unwrap_all_and_rearmed_with_the_new_wrapper(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After ``unwrap_all()`` an old hook applies nothing; a new ``apply()`` patches with its own wrapper."""
+    name = "streamslo_fake_optional_sdk2"
+    _write_module(tmp_path, name)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    built: list[str] = []
+
+    def make(tag: str) -> Any:
+        def build() -> Any:
+            built.append(tag)
+            return _identity_wrapper
+
+        return build
+
+    patches = PatchSet()
+    patches.apply(Target(name, "Client.create", make("first"), on_import=True))
+    patches.unwrap_all()
+    assert patches.waiting == {}
+    mod = __import__(name)
+    try:
+        assert not hasattr(mod.Client.create, "__wrapped__") and built == []
+        del sys.modules[name]
+        patches.apply(Target(name, "Client.create", make("second"), on_import=True))
+        mod = __import__(name)
+        assert hasattr(mod.Client.create, "__wrapped__")
+        assert built == ["second"]  # the first hook, still registered in wrapt, applied nothing
+        patches.unwrap_all()
+    finally:
+        sys.modules.pop(name, None)
+
+
+def test_on_import_target_already_imported_is_patched_at_once(fake_module: types.ModuleType) -> None:
+    patches = PatchSet()
+    target = Target(fake_module.__name__, "Client.create", lambda: _identity_wrapper, on_import=True)
+    assert patches.apply(target) is True
+    assert patches.applied == ("streamslo_fake_sdk:Client.create",) and patches.waiting == {}
+    patches.unwrap_all()

@@ -2,7 +2,8 @@
 
 Patched: ``botocore.client.BaseClient._make_api_call``, through which every generated client
 method runs, and, when aiobotocore is installed, its own coroutine
-``aiobotocore.client.AioBaseClient._make_api_call`` (async clients; skipped without aiobotocore).
+``aiobotocore.client.AioBaseClient._make_api_call`` (async clients; patched when the application
+imports ``aiobotocore.client``, so sync-only apps do not pay its ~0.4 s import of aiohttp).
 Only ``bedrock-runtime``'s ``ConverseStream`` and ``InvokeModelWithResponseStream``
 (``converse_stream()`` / ``invoke_model_with_response_stream()``) are observed (see :mod:`.calls`);
 their ``EventStream`` / ``AioEventStream`` is replaced by a transparent proxy (:mod:`.stream`).
@@ -28,6 +29,9 @@ class BedrockStreamInstrumentor(StreamInstrumentor):
         return (
             Target("botocore.client", "BaseClient._make_api_call", lambda: make_api_call_wrapper(tel)),
             Target(
-                "aiobotocore.client", "AioBaseClient._make_api_call", lambda: make_async_api_call_wrapper(tel)
+                "aiobotocore.client",
+                "AioBaseClient._make_api_call",
+                lambda: make_async_api_call_wrapper(tel),
+                on_import=True,
             ),
         )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+import pytest
 from opentelemetry import context
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
@@ -49,6 +52,37 @@ def test_patch_and_unpatch(telemetry: Telemetry) -> None:
     finally:
         inst.uninstrument()
     assert all(o.__dict__["_make_api_call"] is f for o, f in zip(owners, originals))
+
+
+@pytest.mark.skipif(not HAS_AIOBOTOCORE, reason="aiobotocore not installed")
+def test_aiobotocore_is_patched_when_the_app_imports_it_not_before() -> None:
+    """A sync-only boto3 app does not pay aiobotocore's (and aiohttp's) import; an async one is covered."""
+    code = textwrap.dedent(
+        """
+        import sys
+        import boto3
+        from otel_streamslo.instrumentation.bedrock import BedrockStreamInstrumentor
+        inst = BedrockStreamInstrumentor()
+        inst.instrument()
+        print(sorted(m for m in ("aiobotocore", "aiobotocore.client", "aiohttp") if m in sys.modules))
+        print(list(inst.instrumented_targets()), sorted(inst._patches.waiting))
+        import aiobotocore.client
+        print(list(inst.instrumented_targets()), sorted(inst._patches.waiting))
+        print(type(aiobotocore.client.AioBaseClient.__dict__["_make_api_call"]).__name__)
+        inst.uninstrument()
+        print(type(aiobotocore.client.AioBaseClient.__dict__["_make_api_call"]).__name__)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.splitlines() == [
+        "[]",
+        f"[{TARGET!r}] [{AIO_TARGET!r}]",
+        f"[{TARGET!r}, {AIO_TARGET!r}] []",
+        "FunctionWrapper",
+        "function",
+    ]
 
 
 def test_suppressed_calls_make_no_span(instrumented: Telemetry, bedrock: Client) -> None:
