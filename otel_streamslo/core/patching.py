@@ -81,7 +81,7 @@ class PatchSet:
         self._applied: list[tuple[Any, str, str]] = []
         self.skipped: dict[str, str] = {}
         self.waiting: dict[str, Target] = {}  # on_import targets whose module is not imported yet
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # an import inside a patch may fire a waiting target's hook
 
     @property
     def applied(self) -> tuple[str, ...]:
