@@ -1,9 +1,10 @@
-"""Hatchling build hook: compiles the optional C hot path of the server middleware.
+"""Hatchling build hook: compiles the optional C hot paths.
 
-``otel_streamslo/server/_speedups.c`` is built with setuptools' ``build_ext`` on CPython 3.10+
-(it uses ``PyIter_Send``). When it cannot be built (no compiler, another interpreter, or
-``OTEL_STREAMSLO_NO_EXTENSIONS=1``) the wheel is pure Python and the middleware uses its
-pure-Python path; nothing else changes. Editable installs build it in place.
+``otel_streamslo/server/_speedups.c`` (the server middleware's ``send``) and
+``otel_streamslo/core/_fastpath.c`` (the stream proxies' per-chunk token count) are built with
+setuptools' ``build_ext`` on CPython 3.10+ (``_speedups`` uses ``PyIter_Send``). When they cannot be
+built (no compiler, another interpreter, or ``OTEL_STREAMSLO_NO_EXTENSIONS=1``) the wheel is pure
+Python and both use their pure-Python paths; nothing else changes. Editable installs build in place.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-MODULE = "otel_streamslo.server._speedups"
-SOURCE = "otel_streamslo/server/_speedups.c"
+# module -> source
+EXTENSIONS = {
+    "otel_streamslo.server._speedups": "otel_streamslo/server/_speedups.c",
+    "otel_streamslo.core._fastpath": "otel_streamslo/core/_fastpath.c",
+}
 
 
 def _wanted() -> bool:
@@ -40,7 +44,8 @@ def _compile(root: Path, build_lib: Path, inplace: bool) -> list[str]:
             # build_ext on a bare Distribution sets up the ``install`` command (and, in place,
             # ``build_py``), which warns that ``setup.py install`` is deprecated; no setup.py runs.
             warnings.simplefilter("ignore")
-            dist = Distribution({"name": "otel-streamslo", "ext_modules": [Extension(MODULE, [SOURCE])]})
+            modules = [Extension(name, [src]) for name, src in EXTENSIONS.items()]
+            dist = Distribution({"name": "otel-streamslo", "ext_modules": modules})
             dist.script_name = "hatch_build.py"
             cmd = build_ext(dist)
             cmd.inplace = inplace

@@ -81,7 +81,7 @@ def run_client_cpu(
         "telemetry": TELEMETRY,
     }
     try:
-        for sdk in ("openai", "anthropic"):
+        for sdk in args.sdks.split(","):
             fleet = Fleet(
                 sdk,
                 client_cpu.variants_for(sdk, baseline is not None),
@@ -101,7 +101,7 @@ def run_client_cpu(
     finally:
         server.stop()
     write_result(
-        "client_cpu" + ("_quick" if quick else ""),
+        "client_cpu" + ("_quick" if quick else "") + (f"_{args.tag}" if args.tag else ""),
         config,
         results,
         [client_cpu.__doc__ or ""],
@@ -266,20 +266,27 @@ def _parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 7, quick 3)")
     p.add_argument("--baseline", default=None, help="also measure otel_streamslo as of this git ref")
     p.add_argument("--streams", type=int, default=None, help="client_cpu: streams per round (5, quick 3)")
+    p.add_argument("--tag", default="", help="suffix of the result files (an experiment keeps the headline)")
+    p.add_argument("--sdks", default="openai,anthropic", help="client_cpu: the SDKs to measure")
     return p.parse_args(argv)
 
 
-def write_summary(summary_lines: list[str], suites: set[str], quick: bool, took: str) -> str:
-    """SUMMARY*.md (the compact table first), and the README's results block on a full run."""
-    cc = load_result("client_cpu")
+def write_summary(summary_lines: list[str], suites: set[str], quick: bool, took: str, tag: str = "") -> str:
+    """SUMMARY*.md (the compact table first), and the README's results block on a full run.
+
+    With ``tag`` (an experiment) only ``SUMMARY-<suites>_<tag>.md``: the headline files stay.
+    """
+    cc = load_result("client_cpu" + (f"_{tag}" if tag else ""))
     compact = [*([*client_cpu.compact(cc), ""] if cc else []), *compact_table()]
     md = "\n".join([*summary_lines[:2], "### Summary", "", *compact, "", *summary_lines[2:], took]) + "\n"
     RESULTS.mkdir(parents=True, exist_ok=True)
     full = suites >= set(ALL_SUITES)
     # a partial run must not overwrite the full run's SUMMARY.md
     name = "SUMMARY-quick.md" if quick else "SUMMARY.md" if full else f"SUMMARY-{'-'.join(sorted(suites))}.md"
+    if tag:
+        name = f"SUMMARY-{'-'.join(sorted(suites))}_{tag}.md"
     (RESULTS / name).write_text(md)
-    if not quick and full:
+    if not quick and full and not tag:
         short = [
             summary_lines[0],
             "",
@@ -323,7 +330,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         summary_lines += collector_load.run_suite(quick=quick)
 
     took = f"_Run took {time.monotonic() - t_start:.0f} s._"
-    print(write_summary(summary_lines, suites, quick, took))
+    print(write_summary(summary_lines, suites, quick, took, args.tag))
     return 0
 
 

@@ -1,5 +1,6 @@
-"""The wheel carries the C hot path of the server middleware (platform wheel), or is pure Python
-when extensions are switched off; either way the package imports and picks the matching path."""
+"""The wheel carries the C hot paths (server middleware ``send``, the proxies' token count) as a
+platform wheel, or is pure Python when extensions are switched off; either way the package imports
+and picks the matching paths."""
 
 from __future__ import annotations
 
@@ -36,7 +37,10 @@ def hot_path_of(wheel: Path, tmp: Path) -> str:
     site = tmp / "site"
     with zipfile.ZipFile(wheel) as z:
         z.extractall(site)
-    code = "from otel_streamslo.server import hotpath; print(hotpath.IMPLEMENTATION)"
+    code = (
+        "from otel_streamslo.server import hotpath; from otel_streamslo.core import shapes;"
+        "print(hotpath.IMPLEMENTATION, 'python' if shapes._fastpath is None else 'c')"
+    )
     env = {k: v for k, v in os.environ.items() if k != "OTEL_STREAMSLO_PURE_PYTHON"}
     env["PYTHONPATH"] = str(site)
     got = subprocess.run(
@@ -50,8 +54,9 @@ def test_wheel_carries_the_c_hot_path(tmp_path: Path) -> None:
     wheel = build_wheel(tmp_path / "dist")
     assert not wheel.name.endswith("-py3-none-any.whl"), wheel.name  # a platform wheel
     names = zipfile.ZipFile(wheel).namelist()
-    assert [n for n in names if n.startswith("otel_streamslo/server/_speedups") and n.endswith(".so")]
-    assert hot_path_of(wheel, tmp_path) == "c"
+    for module in ("otel_streamslo/server/_speedups", "otel_streamslo/core/_fastpath"):
+        assert [n for n in names if n.startswith(module) and n.endswith(".so")], module
+    assert hot_path_of(wheel, tmp_path) == "c c"
 
 
 @pytest.mark.slow
@@ -59,4 +64,4 @@ def test_wheel_without_extensions_is_pure_python(tmp_path: Path) -> None:
     wheel = build_wheel(tmp_path / "dist", OTEL_STREAMSLO_NO_EXTENSIONS="1")
     assert wheel.name.endswith("-py3-none-any.whl"), wheel.name
     assert not [n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".so")]
-    assert hot_path_of(wheel, tmp_path) == "python"
+    assert hot_path_of(wheel, tmp_path) == "python python"

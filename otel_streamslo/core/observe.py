@@ -19,12 +19,17 @@ from typing import Any, Callable, Optional, Protocol
 
 from otel_streamslo.core.lifecycle import Event
 from otel_streamslo.core.record import StreamRecord
+from otel_streamslo.core.shapes import chunk_reader
 
 logger = logging.getLogger(__name__)
 
 
 class Adapter(Protocol):
-    """What an SDK module supplies for one stream: how to read its chunks and errors."""
+    """What an SDK module supplies for one stream: how to read its chunks and errors.
+
+    An adapter class may also declare ``token_shapes`` (see :mod:`otel_streamslo.core.shapes`):
+    the chunks ``on_chunk`` would read as one delivered token and nothing else, then counted in C.
+    """
 
     end_event: Event
 
@@ -63,7 +68,7 @@ def observed(
     learns of each item before it is handed out, as the SDK's own ``__iter__`` does; its errors
     are the stream's.
     """
-    on_chunk = adapter.on_chunk
+    on_chunk = chunk_reader(adapter)
     handed_out = False
     try:
         for chunk in chunks:
@@ -120,7 +125,7 @@ class AsyncObserved:
         self._adapter = adapter
         self._next_chunk = next_chunk
         self._notifier = notifier
-        self._on_chunk = adapter.on_chunk
+        self._on_chunk = chunk_reader(adapter)
 
     def __aiter__(self) -> AsyncObserved:
         return self

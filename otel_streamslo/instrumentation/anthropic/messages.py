@@ -24,6 +24,7 @@ from typing import Any, Optional
 
 from otel_streamslo.core.lifecycle import Event
 from otel_streamslo.core.record import StreamRecord
+from otel_streamslo.core.shapes import EQ
 from otel_streamslo.instrumentation.anthropic.errors import classify_anthropic_error
 from otel_streamslo.instrumentation.anthropic.finish import STOP_REASONS
 
@@ -52,6 +53,11 @@ class MessagesAdapter:
     __slots__ = ("_tools",)
     end_event = Event.EOF  # iteration that ends without `message_stop` is a truncated stream
     classify = staticmethod(classify_anthropic_error)
+    # the events on_chunk reads as one delivered token and nothing else
+    token_shapes = (
+        ((("type",), EQ, "content_block_delta"), (("delta", "type"), EQ, "text_delta")),
+        ((("type",), EQ, "content_block_delta"), (("delta", "type"), EQ, "input_json_delta")),
+    )
 
     def __init__(self) -> None:
         self._tools: dict[int, Optional[str]] = {}

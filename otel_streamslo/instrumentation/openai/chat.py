@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 from otel_streamslo.core.lifecycle import Event
 from otel_streamslo.core.record import StreamRecord
+from otel_streamslo.core.shapes import IS_NONE, ONLY, TEXT
 from otel_streamslo.instrumentation.openai.common import classify_openai_error
 from otel_streamslo.instrumentation.openai.finish import CHAT_FINISH
 
@@ -15,6 +16,14 @@ class ChatAdapter:
 
     __slots__ = ("_meta", "_tool_index", "_tool_name")
     end_event = Event.END_MARKER  # the SDK hides [DONE]: a clean end of iteration is the marker
+    # a chunk whose only news is one content delta: on_chunk would only call rec.token()
+    token_shapes = (
+        (
+            (("choices", ONLY, "finish_reason"), IS_NONE),
+            (("choices", ONLY, "delta", "content"), TEXT),
+            (("usage",), IS_NONE),
+        ),
+    )
 
     def __init__(self) -> None:
         self._meta = False

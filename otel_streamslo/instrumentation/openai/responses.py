@@ -6,6 +6,7 @@ from typing import Any
 
 from otel_streamslo.core.lifecycle import Event
 from otel_streamslo.core.record import StreamRecord
+from otel_streamslo.core.shapes import EQ
 from otel_streamslo.instrumentation.openai.common import classify_openai_error
 from otel_streamslo.instrumentation.openai.finish import RESPONSES_INCOMPLETE
 
@@ -16,6 +17,15 @@ class ResponsesAdapter:
     __slots__ = ()
     end_event = Event.END_MARKER
     classify = staticmethod(classify_openai_error)
+    # the events on_chunk reads as one delivered token and nothing else
+    token_shapes = tuple(
+        (((("type",), EQ, kind),))
+        for kind in (
+            "response.output_text.delta",
+            "response.function_call_arguments.delta",
+            "response.refusal.delta",
+        )
+    )
 
     def on_chunk(self, rec: StreamRecord, event: Any) -> None:
         kind = event.type
