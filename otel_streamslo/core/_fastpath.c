@@ -189,7 +189,7 @@ static PyTypeObject ShapesType = {
 
 /* ---- matching -------------------------------------------------------------------------------- */
 
-/* 1: attribute access on instances of t returns the instance dict's entry for key; 0: not; -1 error */
+/* 1: attribute access on instances of t returns the instance dict's entry for key; 0: not */
 static int plain_field(PyTypeObject *t, PyObject *key) {
     if (_PyType_Lookup(t, s_getattribute) != object_getattribute) return 0;
     PyObject *d = _PyType_Lookup(t, key);

@@ -21,6 +21,7 @@ ENV_GOOD_REASONS = "OTEL_STREAMSLO_GOOD_REASONS"
 ENV_EXCLUDED_REASONS = "OTEL_STREAMSLO_EXCLUDED_REASONS"
 ENV_MAX_CONTENT_CHARS = "OTEL_STREAMSLO_MAX_CONTENT_CHARS"
 ENV_ANTHROPIC_NATIVE = "OTEL_STREAMSLO_ANTHROPIC_NATIVE_SPANS"
+ENV_PURE_PYTHON = "OTEL_STREAMSLO_PURE_PYTHON"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -46,6 +47,12 @@ class Settings:
             raise ValueError("ttft_threshold must be > 0 seconds")
         if self.max_content_chars < 0:
             raise ValueError("max_content_chars must be >= 0")
+
+
+def pure_python_requested(env: Optional[Mapping[str, str]] = None) -> bool:
+    """``OTEL_STREAMSLO_PURE_PYTHON`` is set (and not ``0``): use no C hot path even where one is built."""
+    value = (os.environ if env is None else env).get(ENV_PURE_PYTHON, "")
+    return value.strip() not in ("", "0")
 
 
 def _env_bool(env: Mapping[str, str], name: str) -> Optional[bool]:

@@ -18,14 +18,13 @@ A shape is a tuple of tests, all of which must hold; a test is ``(path, check)``
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any, Callable, Optional, Union
 
+from otel_streamslo.core.config import pure_python_requested
 from otel_streamslo.core.record import StreamRecord
 
 logger = logging.getLogger(__name__)
 
-ENV_PURE_PYTHON = "OTEL_STREAMSLO_PURE_PYTHON"
 #: A path step: the list holds exactly one item; go on from that item.
 ONLY = 0
 IS_NONE = "none"
@@ -41,7 +40,7 @@ _COMPILED: dict[type, Any] = {}
 
 
 def _load() -> Any:
-    if os.environ.get(ENV_PURE_PYTHON, "").strip() not in ("", "0"):
+    if pure_python_requested():
         return None
     try:
         import otel_streamslo.core._fastpath as fastpath

@@ -13,15 +13,15 @@ when the extension is not built).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, MutableMapping
 from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from otel_streamslo.core.config import pure_python_requested
 
 Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]
 Failed = Callable[[], Awaitable[None]]
 
-ENV_PURE_PYTHON = "OTEL_STREAMSLO_PURE_PYTHON"
 _AFTER_COLON = b";"  # body >= b";": its first byte is neither ":" (an SSE comment) nor absent
 _EVENT = b"event:"
 _V = 118  # ord("v"): a body without it has no `event:` field (memchr, no substring search)
@@ -70,7 +70,7 @@ def py_send(resp: Any, send: Send, full: Send, failed: Optional[Failed]) -> Send
 
 
 def _load() -> tuple[type, Optional[Callable[..., Send]]]:
-    if os.environ.get(ENV_PURE_PYTHON, "").strip() not in ("", "0"):
+    if pure_python_requested():
         return PyCounters, None
     try:
         import otel_streamslo.server._speedups as _speedups

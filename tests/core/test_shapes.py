@@ -33,7 +33,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_streamslo.core import shapes
-from otel_streamslo.core.config import Settings
+from otel_streamslo.core.config import ENV_PURE_PYTHON, Settings, pure_python_requested
 from otel_streamslo.core.lifecycle import Event
 from otel_streamslo.core.record import StreamRecord
 from otel_streamslo.core.telemetry import make_telemetry
@@ -41,7 +41,7 @@ from otel_streamslo.instrumentation.anthropic.messages import MessagesAdapter
 from otel_streamslo.instrumentation.openai.chat import ChatAdapter
 from otel_streamslo.instrumentation.openai.responses import ResponsesAdapter
 
-PURE = os.environ.get(shapes.ENV_PURE_PYTHON, "").strip() not in ("", "0")
+PURE = pure_python_requested()
 DEFAULTS = Settings()
 needs_c = pytest.mark.skipif(shapes._fastpath is None, reason="C fast path not built or disabled")
 
@@ -368,6 +368,6 @@ def test_pure_python_switch() -> None:
         "from otel_streamslo.instrumentation.openai.chat import ChatAdapter;"
         "a = ChatAdapter(); print(shapes._fastpath is None, shapes.chunk_reader(a) == a.on_chunk)"
     )
-    env = {**os.environ, shapes.ENV_PURE_PYTHON: "1"}
+    env = {**os.environ, ENV_PURE_PYTHON: "1"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True"]

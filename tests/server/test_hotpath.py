@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
-import os
 import platform
 import sys
 from typing import Any, Callable, Optional
 
 import pytest
 
+from otel_streamslo.core.config import pure_python_requested
 from otel_streamslo.server import hotpath
 
 try:
@@ -27,7 +27,7 @@ def test_c_hot_path_is_built_and_selected() -> None:
     if platform.python_implementation() != "CPython" or sys.version_info < (3, 10):
         pytest.skip("the C hot path needs CPython 3.10+")
     assert speedups is not None, "otel_streamslo.server._speedups was not built by the install"
-    pure = os.environ.get(hotpath.ENV_PURE_PYTHON, "").strip() not in ("", "0")
+    pure = pure_python_requested()
     assert ("python" if pure else "c") == hotpath.IMPLEMENTATION
 
 
