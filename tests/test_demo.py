@@ -60,6 +60,20 @@ def test_demo_report_accounts_for_every_call(provider: str) -> None:
     assert "server" not in out
 
 
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_demo_default_mix_runs_to_its_report(provider: str) -> None:
+    """The README's demo (300 calls, every fault of the mix): every reset is a dropped connection.
+
+    The mix's resets land only in a full run; anthropic's async stream raises them as a raw
+    ``httpx2.RemoteProtocolError``, which the demo app must handle as it handles SDK errors.
+    """
+    out = json.loads(_demo("--provider", provider, "--chunk-delay", "0", "--server-sessions", "0", "--json"))
+    assert out["streams"] == 300
+    assert sum(out["reasons"].values()) == 300
+    assert out["faults_injected"]["reset"] >= 1
+    assert out["reasons"]["connection_dropped"] == out["faults_injected"]["reset"]
+
+
 def test_demo_server_side_billing_gap_and_remedy() -> None:
     out = json.loads(_demo("--calls", "10", "--chunk-delay", "0", "--server-sessions", "40", "--json"))
     usual, remedy = out["server"]["as_usual"], out["server"]["close_upstream_on_disconnect"]

@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from otel_streamslo.core.errors import classify_transport
 from otel_streamslo.demo.report import format_report, summarise
 
 # A realistic day at a busy provider, exaggerated so a few hundred calls show every failure mode.
@@ -197,6 +198,11 @@ async def _call(provider: str, client: Any, plan: CallPlan, args: argparse.Names
                 break
     except (openai.OpenAIError, anthropic.AnthropicError):
         pass  # the app would retry or show an error; the span already says what happened
+    except Exception as exc:
+        # anthropic's async stream lets httpx2's own transport errors through unwrapped (a reset
+        # mid-body is an httpx2.RemoteProtocolError): the app would handle those the same way
+        if classify_transport(exc) is None:
+            raise
 
 
 async def drive(args: argparse.Namespace, base_url: str, plans: Sequence[CallPlan]) -> None:
